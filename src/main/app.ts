@@ -1,0 +1,27 @@
+// Wires one registry process together: storage, auth gate, protocols, server.
+import { LocalStorage } from './storage/local.js';
+import { BlobStore } from './storage/blobs.js';
+import { createGate } from './auth/index.js';
+import { publicUrl, type Config } from './config.js';
+import { startServer, type ServerHandle } from './server.js';
+import { systemProtocol } from './system.js';
+import { protocolFactories } from '../protocols/index.js';
+import type { Context } from './protocol.js';
+import { VERSION } from './version.js';
+import { setLogLevel } from './log.js';
+
+export interface Registry extends ServerHandle {
+  readonly ctx: Context;
+}
+
+export async function createRegistry(config: Config): Promise<Registry> {
+  setLogLevel(config.log.level);
+  const storage = new LocalStorage(config.storage.path);
+  await storage.init();
+  const gate = await createGate(config);
+  const ctx: Context = { config, storage, blobs: new BlobStore(storage), gate, baseUrl: publicUrl(config), version: VERSION };
+  const protocols = [systemProtocol(ctx)];
+  for (const make of protocolFactories) protocols.push(await make(ctx));
+  const server = await startServer(ctx, protocols);
+  return { ctx, port: server.port, close: (t?: number) => server.close(t) };
+}

@@ -1,0 +1,33 @@
+// The auth gate the server consults before a protocol handler runs.
+import type { Identity, Req } from '../http/types.js';
+import type { Access } from '../protocol.js';
+
+export interface AuthDenied {
+  status: 401 | 403 | 429;
+  /** UNAUTHORIZED, DENIED or TOOMANYREQUESTS; each format maps it to its own error shape */
+  code: 'UNAUTHORIZED' | 'DENIED' | 'TOOMANYREQUESTS';
+  message: string;
+  headers: Record<string, string>;
+}
+
+export interface AuthGate {
+  readonly enabled: boolean;
+  /**
+   * Decides whether `req` may perform `access` for `format`. On success sets
+   * req.identity and returns null; otherwise returns the denial to render.
+   */
+  check(req: Req, access: Access, format: string): Promise<AuthDenied | null>;
+  close(): Promise<void>;
+}
+
+const OPEN: Identity = { user: 'anonymous', role: 'admin', via: 'auth-off' };
+
+/** Auth disabled (NORA's default): every request acts with full rights. */
+export class OpenGate implements AuthGate {
+  readonly enabled = false;
+  async check(req: Req): Promise<AuthDenied | null> {
+    req.identity = OPEN;
+    return null;
+  }
+  async close(): Promise<void> {}
+}

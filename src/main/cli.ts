@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// The `nora` command: serve (default), config, --help, --version.
+import { cpus } from 'node:os';
+import { ConfigError, describeConfig, loadConfig, type Config } from './config.js';
+import { VERSION } from './version.js';
+import { log } from './log.js';
+
+const HELP = `nora ${VERSION} — multi-format artifact registry (Docker/OCI, npm, PyPI)
+
+Usage: nora [command]
+
+Commands:
+  serve          run the registry (default)
+  config         print the effective configuration (secrets masked)
+  --help, -h     show this help
+  --version, -V  print the version
+
+Configuration: ./config.toml or the file named by NORA_CONFIG_PATH, then NORA_*
+environment variables (they win). See README.md for every key.
+`;
+
+async function readConfig(): Promise<Config> {
+  try {
+    return (await loadConfig({ cores: cpus().length })).config;
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`nora: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+}
+
+async function serve(): Promise<void> {
+  const config = await readConfig();
+  // The hash workers' argon2 calls and fs share libuv's threadpool: size it before first use.
+  const want = 4 + config.auth.hash_workers;
+  if (!process.env.UV_THREADPOOL_SIZE || Number(process.env.UV_THREADPOOL_SIZE) < want) {
+    process.env.UV_THREADPOOL_SIZE = String(want);
+  }
+  const { createRegistry } = await import('./app.js');
+  let registry;
+  try {
+    registry = await createRegistry(config);
+  } catch (e) {
+    process.stderr.write(`nora: cannot start: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
+  log.info('listening', { host: config.server.host, port: registry.port, version: VERSION, auth: config.auth.enabled });
+  if (!config.auth.enabled) log.warn('auth disabled: accepting unauthenticated reads and writes');
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down', { signal });
+    await registry.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const cmd = argv[0] ?? 'serve';
+  switch (cmd) {
+    case 'serve':
+      return serve();
+    case 'config':
+      process.stdout.write(describeConfig(await readConfig()));
+      return;
+    case '--help':
+    case '-h':
+    case 'help':
+      process.stdout.write(HELP);
+      return;
+    case '--version':
+    case '-V':
+    case 'version':
+      process.stdout.write(`nora ${VERSION}\n`);
+      return;
+    default:
+      process.stderr.write(`nora: unknown command "${cmd}"\n\n${HELP}`);
+      process.exit(2);
+  }
+}
+
+main(process.argv.slice(2)).catch((e) => {
+  process.stderr.write(`nora: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});

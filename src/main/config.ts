@@ -1,0 +1,263 @@
+// One typed configuration object, built once at start-up from defaults, then
+// config.toml, then NORA_* environment variables (env wins). Unlike NORA, any
+// invalid input stops start-up with one line naming the key (ConfigError).
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { parse as parseToml } from 'smol-toml';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface Config {
+  server: { host: string; port: number; public_url: string; body_limit_mb: number; shutdown_timeout_secs: number };
+  storage: { mode: 'local'; path: string };
+  auth: {
+    enabled: boolean;
+    anonymous_read: boolean;
+    docker_anon_pull: boolean;
+    public_metrics: boolean;
+    htpasswd_file: string;
+    token_storage: string;
+    token_cache_ttl: number;
+    trusted_proxies: string[];
+    admin_users: string[];
+    hash_workers: number;
+  };
+  docker: {
+    max_upload_sessions: number;
+    max_upload_sessions_per_client: number;
+    max_upload_session_size_mb: number;
+    upload_session_ttl_secs: number;
+  };
+  log: { level: LogLevel };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly key: string, problem: string) {
+    super(`config: ${key}: ${problem}`);
+  }
+}
+
+type Kind = 'string' | 'int' | 'bool' | 'list' | 'enum';
+interface KeySpec {
+  kind: Kind;
+  env?: string;
+  min?: number;
+  max?: number;
+  values?: readonly string[];
+  secret?: boolean;
+  check?: (v: unknown) => string | undefined;
+}
+
+// Every accepted key, its type, env var and bounds. Defaults live in defaults().
+const SCHEMA: Record<string, Record<string, KeySpec>> = {
+  server: {
+    host: { kind: 'string', env: 'NORA_HOST', check: (v) => (v === '' ? 'must not be empty' : undefined) },
+    port: { kind: 'int', env: 'NORA_PORT', min: 1, max: 65535 },
+    public_url: { kind: 'string', env: 'NORA_PUBLIC_URL', check: checkUrl },
+    body_limit_mb: { kind: 'int', env: 'NORA_BODY_LIMIT_MB', min: 1, max: 1024 * 1024 },
+    shutdown_timeout_secs: { kind: 'int', env: 'NORA_SHUTDOWN_TIMEOUT_SECS', min: 0, max: 3600 },
+  },
+  storage: {
+    mode: { kind: 'enum', env: 'NORA_STORAGE_MODE', values: ['local'] },
+    path: { kind: 'string', env: 'NORA_STORAGE_PATH', check: (v) => (v === '' ? 'must not be empty' : undefined) },
+  },
+  auth: {
+    enabled: { kind: 'bool', env: 'NORA_AUTH_ENABLED' },
+    anonymous_read: { kind: 'bool', env: 'NORA_AUTH_ANONYMOUS_READ' },
+    docker_anon_pull: { kind: 'bool', env: 'NORA_AUTH_DOCKER_ANON_PULL' },
+    public_metrics: { kind: 'bool', env: 'NORA_AUTH_PUBLIC_METRICS' },
+    htpasswd_file: { kind: 'string', env: 'NORA_AUTH_HTPASSWD_FILE' },
+    token_storage: { kind: 'string', env: 'NORA_AUTH_TOKEN_STORAGE' },
+    token_cache_ttl: { kind: 'int', env: 'NORA_AUTH_TOKEN_CACHE_TTL', min: 0, max: 86400 },
+    trusted_proxies: { kind: 'list', env: 'NORA_AUTH_TRUSTED_PROXIES' },
+    admin_users: { kind: 'list', env: 'NORA_AUTH_ADMIN_USERS' },
+    hash_workers: { kind: 'int', env: 'NORA_AUTH_HASH_WORKERS', min: 1, max: 64 },
+  },
+  docker: {
+    max_upload_sessions: { kind: 'int', env: 'NORA_MAX_UPLOAD_SESSIONS', min: 1, max: 1_000_000 },
+    max_upload_sessions_per_client: { kind: 'int', env: 'NORA_MAX_UPLOAD_SESSIONS_PER_CLIENT', min: 1, max: 1_000_000 },
+    max_upload_session_size_mb: { kind: 'int', env: 'NORA_MAX_UPLOAD_SESSION_SIZE_MB', min: 1, max: 1024 * 1024 },
+    upload_session_ttl_secs: { kind: 'int', env: 'NORA_UPLOAD_SESSION_TTL_SECS', min: 1, max: 7 * 86400 },
+  },
+  log: {
+    level: { kind: 'enum', env: 'NORA_LOG_LEVEL', values: ['debug', 'info', 'warn', 'error'] },
+  },
+};
+
+export function defaults(cores = 2): Config {
+  return {
+    server: { host: '127.0.0.1', port: 4000, public_url: '', body_limit_mb: 2048, shutdown_timeout_secs: 30 },
+    storage: { mode: 'local', path: 'data/storage' },
+    auth: {
+      enabled: false,
+      anonymous_read: false,
+      docker_anon_pull: false,
+      public_metrics: true,
+      htpasswd_file: 'users.htpasswd',
+      token_storage: 'data/tokens',
+      token_cache_ttl: 60,
+      trusted_proxies: ['127.0.0.1', '::1'],
+      admin_users: [],
+      hash_workers: Math.max(1, cores),
+    },
+    docker: {
+      max_upload_sessions: 100,
+      max_upload_sessions_per_client: 50,
+      max_upload_session_size_mb: 2048,
+      upload_session_ttl_secs: 1800,
+    },
+    log: { level: 'info' },
+  };
+}
+
+function checkUrl(v: unknown): string | undefined {
+  if (v === '') return undefined;
+  try {
+    const u = new URL(String(v));
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return 'must be an http(s) URL';
+  } catch {
+    return 'must be an http(s) URL';
+  }
+  return undefined;
+}
+
+function coerce(key: string, spec: KeySpec, raw: unknown, fromEnv: boolean): unknown {
+  switch (spec.kind) {
+    case 'string':
+      if (typeof raw !== 'string') throw new ConfigError(key, `expected a string, got ${typeName(raw)}`);
+      return raw;
+    case 'enum':
+      if (typeof raw !== 'string' || !spec.values!.includes(raw))
+        throw new ConfigError(key, `expected one of ${spec.values!.join(', ')}, got ${show(raw)}`);
+      return raw;
+    case 'bool':
+      if (typeof raw === 'boolean') return raw;
+      if (fromEnv && typeof raw === 'string') {
+        const s = raw.toLowerCase();
+        if (s === 'true' || s === '1') return true;
+        if (s === 'false' || s === '0') return false;
+      }
+      throw new ConfigError(key, `expected true or false, got ${show(raw)}`);
+    case 'int': {
+      let n: number;
+      if (typeof raw === 'number' || typeof raw === 'bigint') n = Number(raw);
+      else if (fromEnv && typeof raw === 'string' && /^-?\d+$/.test(raw.trim())) n = Number(raw.trim());
+      else throw new ConfigError(key, `expected an integer, got ${show(raw)}`);
+      if (!Number.isInteger(n)) throw new ConfigError(key, `expected an integer, got ${show(raw)}`);
+      if (spec.min !== undefined && n < spec.min) throw new ConfigError(key, `must be at least ${spec.min}, got ${n}`);
+      if (spec.max !== undefined && n > spec.max) throw new ConfigError(key, `must be at most ${spec.max}, got ${n}`);
+      return n;
+    }
+    case 'list': {
+      if (fromEnv && typeof raw === 'string') return raw.split(',').map((s) => s.trim()).filter(Boolean);
+      if (Array.isArray(raw) && raw.every((x) => typeof x === 'string')) return raw;
+      throw new ConfigError(key, `expected a list of strings, got ${show(raw)}`);
+    }
+  }
+}
+
+function typeName(v: unknown): string {
+  if (Array.isArray(v)) return 'an array';
+  if (v === null) return 'null';
+  return typeof v === 'object' ? 'a table' : `a ${typeof v}`;
+}
+function show(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : typeName(v);
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  cores?: number;
+}
+
+/** Reads the file (NORA_CONFIG_PATH, else ./config.toml if present), applies env, validates. */
+export async function loadConfig(opts: LoadOptions = {}): Promise<{ config: Config; file: string | null }> {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  let file: string | null = null;
+  if (env.NORA_CONFIG_PATH) file = env.NORA_CONFIG_PATH;
+  else if (existsSync(`${cwd}/config.toml`)) file = `${cwd}/config.toml`;
+  let text: string | null = null;
+  if (file) {
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      throw new ConfigError('NORA_CONFIG_PATH', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+    }
+  }
+  return { config: buildConfig(text, env, opts.cores), file };
+}
+
+/** Pure: TOML text (or null) + env → validated Config. */
+export function buildConfig(tomlText: string | null, env: NodeJS.ProcessEnv, cores?: number): Config {
+  const cfg = defaults(cores) as unknown as Record<string, Record<string, unknown>>;
+  if (tomlText !== null) {
+    let doc: Record<string, unknown>;
+    try {
+      doc = parseToml(tomlText) as Record<string, unknown>;
+    } catch (e) {
+      const m = (e as Error).message.split('\n')[0];
+      throw new ConfigError('config.toml', `invalid TOML: ${m}`);
+    }
+    for (const [section, table] of Object.entries(doc)) {
+      const specs = SCHEMA[section];
+      if (!specs) throw new ConfigError(section, 'unknown section');
+      if (typeof table !== 'object' || table === null || Array.isArray(table))
+        throw new ConfigError(section, `expected a table, got ${typeName(table)}`);
+      for (const [k, v] of Object.entries(table as Record<string, unknown>)) {
+        const spec = specs[k];
+        if (!spec) throw new ConfigError(`${section}.${k}`, 'unknown key');
+        cfg[section]![k] = coerce(`${section}.${k}`, spec, v, false);
+      }
+    }
+  }
+  for (const [section, specs] of Object.entries(SCHEMA)) {
+    for (const [k, spec] of Object.entries(specs)) {
+      if (!spec.env) continue;
+      const raw = env[spec.env];
+      if (raw === undefined) continue;
+      if (raw === '' && spec.kind === 'string') {
+        cfg[section]![k] = '';
+        continue;
+      }
+      cfg[section]![k] = coerce(spec.env, spec, raw, true);
+    }
+  }
+  for (const [section, specs] of Object.entries(SCHEMA)) {
+    for (const [k, spec] of Object.entries(specs)) {
+      const problem = spec.check?.(cfg[section]![k]);
+      if (problem) throw new ConfigError(spec.env && env[spec.env] !== undefined ? spec.env : `${section}.${k}`, problem);
+    }
+  }
+  const config = cfg as unknown as Config;
+  const wildcard = config.server.host === '0.0.0.0' || config.server.host === '::';
+  if (wildcard && !config.server.public_url)
+    throw new ConfigError('server.public_url', `required when server.host is ${config.server.host} (links must name a reachable host)`);
+  config.server.public_url = config.server.public_url.replace(/\/+$/, '');
+  return config;
+}
+
+/** The base URL used in generated links. */
+export function publicUrl(c: Config): string {
+  if (c.server.public_url) return c.server.public_url;
+  const h = c.server.host.includes(':') ? `[${c.server.host}]` : c.server.host;
+  return `http://${h}:${c.server.port}`;
+}
+
+/** The effective configuration as TOML-ish text, secrets masked (for `nora config`). */
+export function describeConfig(c: Config): string {
+  const lines: string[] = [];
+  const rec = c as unknown as Record<string, Record<string, unknown>>;
+  for (const [section, specs] of Object.entries(SCHEMA)) {
+    lines.push(`[${section}]`);
+    for (const [k, spec] of Object.entries(specs)) {
+      const v = rec[section]![k];
+      lines.push(`${k} = ${spec.secret && v ? '"********"' : JSON.stringify(v)}${spec.env ? `  # ${spec.env}` : ''}`);
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+export const CONFIG_SCHEMA = SCHEMA;

@@ -1,0 +1,68 @@
+// The small request/response interface protocol handlers see. Handlers never
+// touch uWebSockets.js directly, so a format is testable over any front end.
+import type { Readable } from 'node:stream';
+import type { FileHandle } from 'node:fs/promises';
+
+export type Role = 'read' | 'write' | 'admin';
+
+export interface Identity {
+  user: string;
+  role: Role;
+  /** how the caller proved who they are */
+  via: 'anonymous' | 'htpasswd' | 'token' | 'auth-off';
+  /** first hex characters of the token's hash id, when via = token */
+  tokenPrefix?: string;
+}
+
+export interface Req {
+  /** upper-case method */
+  readonly method: string;
+  /** raw (still percent-encoded) path, without the query */
+  readonly path: string;
+  /** raw query string, without '?' */
+  readonly rawQuery: string;
+  readonly query: URLSearchParams;
+  /** lower-case header name → value */
+  readonly headers: Readonly<Record<string, string>>;
+  /** peer address of the socket */
+  readonly ip: string;
+  /** client address after trusted-proxy resolution (set by the auth gate; defaults to ip) */
+  clientIp: string;
+  /** request body; empty stream when there is none */
+  readonly body: Readable;
+  /** Content-Length, or null when absent or chunked */
+  readonly contentLength: number | null;
+  readonly signal: AbortSignal;
+  identity: Identity | null;
+  /** metrics label, set by the router */
+  format: string;
+  /** Buffers the whole body up to `limit` bytes; throws BodyTooLarge beyond. For small JSON only. */
+  readBody(limit: number): Promise<Buffer>;
+}
+
+export class BodyTooLarge extends Error {
+  constructor(readonly limit: number) {
+    super(`request body exceeds ${limit} bytes`);
+  }
+}
+
+export interface FileSlice {
+  handle: FileHandle;
+  /** first byte offset in the file */
+  start: number;
+  /** number of bytes to send */
+  length: number;
+}
+
+export interface Reply {
+  /** true once a response has been started or the client went away */
+  readonly done: boolean;
+  readonly aborted: boolean;
+  status(code: number): Reply;
+  header(name: string, value: string | number): Reply;
+  /** Ends with a small body (string/Buffer). HEAD requests send headers only. */
+  send(body?: string | Buffer): void;
+  json(code: number, value: unknown): void;
+  /** Streams part of an open file with backpressure; closes nothing (the caller owns the handle). */
+  sendFile(slice: FileSlice): Promise<void>;
+}

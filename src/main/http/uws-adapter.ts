@@ -1,0 +1,244 @@
+// Turns one uWebSockets.js request into our Req/Reply. uWS's HttpRequest is
+// only valid synchronously, so everything is copied at once; the body is a
+// Readable fed by onData with pause/resume for backpressure; every write after
+// an await is corked; downloads go through tryEnd/onWritable with pooled buffers.
+import { Readable } from 'node:stream';
+import { STATUS_CODES } from 'node:http';
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { BodyTooLarge, type FileSlice, type Identity, type Reply, type Req } from './types.js';
+import { acquireBuffer, releaseBuffer } from './buffer-pool.js';
+
+const decoder = new TextDecoder();
+const BODY_HIGH_WATER = 1 << 20;
+
+export interface Exchange {
+  req: Req;
+  reply: UwsReply;
+}
+
+class UwsRequest implements Req {
+  clientIp: string;
+  identity: Identity | null = null;
+  format = 'other';
+  readonly query: URLSearchParams;
+  bodyDone = false;
+  bytesIn = 0;
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly rawQuery: string,
+    readonly headers: Record<string, string>,
+    readonly ip: string,
+    readonly body: Readable,
+    readonly contentLength: number | null,
+    readonly signal: AbortSignal,
+  ) {
+    this.clientIp = ip;
+    this.query = new URLSearchParams(rawQuery);
+  }
+  async readBody(limit: number): Promise<Buffer> {
+    if (this.contentLength !== null && this.contentLength > limit) throw new BodyTooLarge(limit);
+    const parts: Buffer[] = [];
+    let n = 0;
+    for await (const chunk of this.body) {
+      n += (chunk as Buffer).length;
+      if (n > limit) throw new BodyTooLarge(limit);
+      parts.push(chunk as Buffer);
+    }
+    return Buffer.concat(parts, n);
+  }
+}
+
+export class UwsReply implements Reply {
+  private code = 200;
+  private headers: [string, string][] = [];
+  private started = false;
+  aborted = false;
+  bytesOut = 0;
+  finished: Promise<void>;
+  private resolveFinished!: () => void;
+  private onAbortHooks: (() => void)[] = [];
+
+  constructor(
+    private readonly res: HttpResponse,
+    private readonly req: UwsRequest,
+  ) {
+    this.finished = new Promise((r) => (this.resolveFinished = r));
+  }
+
+  get done(): boolean {
+    return this.started || this.aborted;
+  }
+  get statusCode(): number {
+    return this.code;
+  }
+
+  markAborted(): void {
+    this.aborted = true;
+    for (const h of this.onAbortHooks.splice(0)) h();
+    this.resolveFinished();
+  }
+
+  status(code: number): Reply {
+    this.code = code;
+    return this;
+  }
+  /** Sets a header, replacing an earlier one of the same name. */
+  header(name: string, value: string | number): Reply {
+    const lower = name.toLowerCase();
+    const i = this.headers.findIndex(([k]) => k.toLowerCase() === lower);
+    if (i >= 0) this.headers[i] = [name, String(value)];
+    else this.headers.push([name, String(value)]);
+    return this;
+  }
+
+  private writeHead(): void {
+    this.res.writeStatus(`${this.code} ${STATUS_CODES[this.code] ?? 'Unknown'}`);
+    for (const [k, v] of this.headers) this.res.writeHeader(k, v);
+  }
+
+  /** If the client's body was not read, the connection cannot be reused safely. */
+  private mustClose(): boolean {
+    return !this.req.bodyDone;
+  }
+
+  send(body?: string | Buffer): void {
+    if (this.done) return;
+    this.started = true;
+    const buf = body === undefined ? undefined : typeof body === 'string' ? Buffer.from(body) : body;
+    this.res.cork(() => {
+      this.writeHead();
+      if (this.req.method === 'HEAD') {
+        this.res.endWithoutBody(buf ? buf.length : 0, this.mustClose());
+      } else {
+        this.bytesOut += buf ? buf.length : 0;
+        this.res.end(buf ?? '', this.mustClose());
+      }
+    });
+    this.resolveFinished();
+  }
+
+  json(code: number, value: unknown): void {
+    this.status(code).header('Content-Type', 'application/json').send(JSON.stringify(value));
+  }
+
+  async sendFile(slice: FileSlice): Promise<void> {
+    if (this.done) return;
+    const { handle, start, length } = slice;
+    if (this.req.method === 'HEAD' || length === 0) {
+      this.started = true;
+      this.res.cork(() => {
+        this.writeHead();
+        if (this.req.method === 'HEAD') this.res.endWithoutBody(length, this.mustClose());
+        else this.res.end('', this.mustClose());
+      });
+      this.resolveFinished();
+      return;
+    }
+    this.started = true;
+    const buf = acquireBuffer();
+    let pos = start;
+    let sent = 0;
+    try {
+      while (sent < length && !this.aborted) {
+        const want = Math.min(buf.length, length - sent);
+        const { bytesRead } = await handle.read(buf, 0, want, pos);
+        if (this.aborted) break;
+        if (bytesRead === 0) throw new Error('file shorter than expected');
+        const chunk = buf.subarray(0, bytesRead);
+        const first = sent === 0;
+        let ok = false;
+        let finished = false;
+        let base = 0;
+        this.res.cork(() => {
+          if (first) this.writeHead();
+          base = this.res.getWriteOffset();
+          [ok, finished] = this.res.tryEnd(chunk, length);
+        });
+        if (!ok && !finished) finished = await this.drain(chunk, base, length);
+        pos += bytesRead;
+        sent += bytesRead;
+        this.bytesOut += bytesRead;
+        if (finished) break;
+      }
+    } catch (e) {
+      // Headers are out; the only honest signal left is to cut the connection.
+      if (!this.aborted) this.res.close();
+      throw e;
+    } finally {
+      releaseBuffer(buf);
+      this.resolveFinished();
+    }
+  }
+
+  /** Waits until uWS has taken the rest of `chunk`; resolves true when the response completed. */
+  private drain(chunk: Buffer, base: number, total: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const onAbort = () => resolve(true);
+      this.onAbortHooks.push(onAbort);
+      this.res.onWritable((offset) => {
+        if (this.aborted) return true;
+        const [ok, finished] = this.res.tryEnd(chunk.subarray(offset - base), total);
+        if (finished) resolve(true);
+        else if (ok) resolve(false);
+        return ok;
+      });
+    });
+  }
+}
+
+/** Copies everything needed out of uWS's request, synchronously. */
+export function adapt(res: HttpResponse, r: HttpRequest): Exchange {
+  const method = r.getMethod().toUpperCase();
+  const path = r.getUrl();
+  const rawQuery = r.getQuery() ?? '';
+  const headers: Record<string, string> = {};
+  r.forEach((k, v) => {
+    headers[k] = headers[k] === undefined ? v : `${headers[k]}, ${v}`;
+  });
+  const ip = decoder.decode(res.getRemoteAddressAsText());
+  const cl = headers['content-length'];
+  const contentLength = cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : null;
+  const abort = new AbortController();
+
+  let paused = false;
+  const body = new Readable({
+    highWaterMark: BODY_HIGH_WATER,
+    read() {
+      if (paused && !reply.aborted) {
+        paused = false;
+        res.resume();
+      }
+    },
+  });
+  const req = new UwsRequest(method, path, rawQuery, headers, ip, body, contentLength, abort.signal);
+  const reply = new UwsReply(res, req);
+
+  res.onAborted(() => {
+    reply.markAborted();
+    abort.abort();
+    if (!req.bodyDone) body.destroy(new Error('client aborted'));
+  });
+  // No Content-Length and no chunked encoding means no body (RFC 9112 6.3).
+  if (contentLength === 0 || (contentLength === null && headers['transfer-encoding'] === undefined)) {
+    req.bodyDone = true;
+    body.push(null);
+  }
+  res.onData((ab, isLast) => {
+    if (req.bodyDone) return;
+    if (ab.byteLength > 0) {
+      // uWS neuters the ArrayBuffer on return: copy it.
+      const chunk = Buffer.copyBytesFrom(new Uint8Array(ab));
+      req.bytesIn += chunk.length;
+      if (!body.push(chunk) && !isLast) {
+        paused = true;
+        res.pause();
+      }
+    }
+    if (isLast) {
+      req.bodyDone = true;
+      body.push(null);
+    }
+  });
+  return { req, reply };
+}

@@ -1,0 +1,45 @@
+// What every format module provides to the server: which paths it owns, what
+// access a request needs, the handler, and its own error shape.
+import type { Config } from './config.js';
+import type { Reply, Req } from './http/types.js';
+import type { LocalStorage } from './storage/local.js';
+import type { BlobStore } from './storage/blobs.js';
+import type { AuthGate } from './auth/gate.js';
+
+/** What a request needs from the caller. `public` skips authentication entirely. */
+export type Access = 'public' | 'read' | 'write' | 'delete' | 'admin';
+
+export interface Protocol {
+  /** metrics/log label, e.g. "docker" */
+  readonly name: string;
+  matches(path: string): boolean;
+  access(req: Req): Access;
+  handle(req: Req, reply: Reply): Promise<void>;
+  /** Renders an error in this format's own shape. `code` is a symbolic code (e.g. UNAUTHORIZED). */
+  error(reply: Reply, status: number, code: string, message: string, detail?: unknown): void;
+  /** Periodic housekeeping and shutdown flush, when the format has any. */
+  close?(): Promise<void>;
+}
+
+/** Shared services handed to each protocol factory. */
+export interface Context {
+  config: Config;
+  storage: LocalStorage;
+  blobs: BlobStore;
+  gate: AuthGate;
+  /** base URL for generated links */
+  baseUrl: string;
+  version: string;
+}
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly detail?: unknown,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,130 @@
+// The process's HTTP front end: one uWebSockets.js app, every request adapted,
+// routed by URL prefix to a protocol, passed through the auth gate, logged and
+// counted. Shutdown stops accepting, waits for in-flight requests, then flushes.
+import uws from 'uWebSockets.js';
+import type { us_listen_socket } from 'uWebSockets.js';
+import { adapt, type UwsReply } from './http/uws-adapter.js';
+import type { Req } from './http/types.js';
+import { BodyTooLarge } from './http/types.js';
+import { HttpError, type Context, type Protocol } from './protocol.js';
+import { InvalidKey } from './storage/keys.js';
+import { log } from './log.js';
+import { inc, gauge } from './metrics.js';
+
+export interface ServerHandle {
+  readonly port: number;
+  /** Stops accepting, waits for in-flight requests (up to timeoutMs), closes protocols. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/** The protocol that renders errors for paths no format owns. */
+export const plainProtocol: Pick<Protocol, 'error'> = {
+  error(reply, status, code, message) {
+    reply.json(status, { error: message, code });
+  },
+};
+
+export async function startServer(ctx: Context, protocols: Protocol[]): Promise<ServerHandle> {
+  const app = uws.App();
+  let inFlight = 0;
+  let draining: (() => void) | null = null;
+  gauge('nora_http_in_flight', () => inFlight);
+
+  const finish = (req: Req, reply: UwsReply, started: number) => {
+    inFlight--;
+    const status = reply.aborted && !reply.done ? 499 : reply.statusCode;
+    inc('nora_http_requests_total', { format: req.format, method: req.method, status });
+    const bytesIn = (req as unknown as { bytesIn: number }).bytesIn;
+    if (bytesIn) inc('nora_http_bytes_in_total', { format: req.format }, bytesIn);
+    if (reply.bytesOut) inc('nora_http_bytes_out_total', { format: req.format }, reply.bytesOut);
+    log.info('request', {
+      method: req.method,
+      path: req.path,
+      status: reply.aborted ? 499 : status,
+      bytes_in: bytesIn,
+      bytes_out: reply.bytesOut,
+      duration_ms: Math.round((performance.now() - started) * 100) / 100,
+      user: req.identity?.user,
+      ip: req.clientIp,
+    });
+    if (inFlight === 0 && draining) draining();
+  };
+
+  app.any('/*', (res, r) => {
+    const started = performance.now();
+    const { req, reply } = adapt(res, r);
+    inFlight++;
+    const protocol = protocols.find((p) => p.matches(req.path));
+    if (protocol) req.format = protocol.name;
+    dispatch(ctx, protocol, req, reply).then(
+      () => reply.finished.then(() => finish(req, reply, started)),
+      () => reply.finished.then(() => finish(req, reply, started)),
+    );
+  });
+
+  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen(ctx.config.server.host, ctx.config.server.port, (s) =>
+      s ? resolve(s) : reject(new Error(`cannot listen on ${ctx.config.server.host}:${ctx.config.server.port}`)),
+    );
+  });
+  const port = uws.us_socket_local_port(listenSocket);
+
+  return {
+    port,
+    async close(timeoutMs = ctx.config.server.shutdown_timeout_secs * 1000) {
+      uws.us_listen_socket_close(listenSocket);
+      if (inFlight > 0) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, timeoutMs);
+          draining = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+      }
+      for (const p of protocols) await p.close?.();
+      await ctx.gate.close();
+      (app as unknown as { close?: () => void }).close?.();
+    },
+  };
+}
+
+async function dispatch(ctx: Context, protocol: Protocol | undefined, req: Req, reply: UwsReply): Promise<void> {
+  const renderer = protocol ?? plainProtocol;
+  try {
+    if (req.path.includes('\0') || /%00/i.test(req.path)) {
+      throw new HttpError(400, 'BAD_REQUEST', 'NUL byte in path');
+    }
+    if (!protocol) throw new HttpError(404, 'NOT_FOUND', 'not found');
+    const access = protocol.access(req);
+    const denied = await ctx.gate.check(req, access, protocol.name);
+    if (denied) {
+      for (const [k, v] of Object.entries(denied.headers)) reply.header(k, v);
+      protocol.error(reply, denied.status, denied.code, denied.message);
+      return;
+    }
+    await protocol.handle(req, reply);
+    if (!reply.done) throw new Error(`${protocol.name} handler returned without a response`);
+  } catch (e) {
+    if (reply.done) {
+      if (!reply.aborted) log.error('error after response started', { path: req.path, error: String(e) });
+      return;
+    }
+    if (e instanceof HttpError) {
+      for (const [k, v] of Object.entries(e.headers ?? {})) reply.header(k, v);
+      renderer.error(reply, e.status, e.code, e.message, e.detail);
+    } else if (e instanceof InvalidKey) {
+      renderer.error(reply, 400, 'NAME_INVALID', 'invalid name or path');
+    } else if (e instanceof BodyTooLarge) {
+      renderer.error(reply, 413, 'SIZE_INVALID', e.message);
+    } else if ((e as NodeJS.ErrnoException).code === 'ENOSPC' || (e as NodeJS.ErrnoException).code === 'EDQUOT') {
+      log.error('storage full', { path: req.path });
+      renderer.error(reply, 507, 'INSUFFICIENT_STORAGE', 'insufficient storage');
+    } else if (req.signal.aborted) {
+      // client went away; nothing to answer
+    } else {
+      log.error('unhandled error', { path: req.path, method: req.method, error: (e as Error).stack ?? String(e) });
+      renderer.error(reply, 500, 'UNKNOWN', 'internal server error');
+    }
+  }
+}

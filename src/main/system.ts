@@ -1,0 +1,36 @@
+// /health (liveness + facts), /ready (storage gate), /metrics (Prometheus text).
+import type { Context, Protocol } from './protocol.js';
+import { renderMetrics } from './metrics.js';
+
+const started = Date.now();
+
+export function systemProtocol(ctx: Context): Protocol {
+  return {
+    name: 'system',
+    matches: (p) => p === '/health' || p === '/ready' || p === '/metrics',
+    access: (req) => (req.path === '/metrics' && !ctx.config.auth.public_metrics ? 'admin' : 'public'),
+    async handle(req, reply) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        reply.header('Allow', 'GET, HEAD');
+        return this.error(reply, 405, 'METHOD_NOT_ALLOWED', 'method not allowed');
+      }
+      if (req.path === '/health') {
+        const reachable = await ctx.storage.probe();
+        reply.json(200, {
+          status: reachable ? 'healthy' : 'degraded',
+          version: ctx.version,
+          uptime_seconds: Math.floor((Date.now() - started) / 1000),
+          storage: { backend: ctx.config.storage.mode, reachable },
+          auth: { enabled: ctx.config.auth.enabled },
+        });
+      } else if (req.path === '/ready') {
+        reply.status((await ctx.storage.probe()) ? 200 : 503).send();
+      } else {
+        reply.status(200).header('Content-Type', 'text/plain; version=0.0.4').send(renderMetrics());
+      }
+    },
+    error(reply, status, code, message) {
+      reply.json(status, { error: message, code });
+    },
+  };
+}

@@ -1,0 +1,5 @@
+// Every format the registry serves, in routing order.
+import type { Context, Protocol } from '../main/protocol.js';
+import { dockerProtocol } from './docker/index.js';
+
+export const protocolFactories: ((ctx: Context) => Promise<Protocol> | Protocol)[] = [dockerProtocol];
