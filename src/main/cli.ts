@@ -12,6 +12,7 @@ Usage: nora [command]
 Commands:
   serve          run the registry (default)
   config         print the effective configuration (secrets masked)
+  healthcheck    exit 0 when GET /health on the configured host and port answers 2xx
   --help, -h     show this help
   --version, -V  print the version
 
@@ -61,11 +62,27 @@ async function serve(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
+/** For container HEALTHCHECKs: a wildcard bind is probed on loopback. */
+async function healthcheck(): Promise<void> {
+  const config = await readConfig();
+  const host = ['0.0.0.0', '::', ''].includes(config.server.host) ? '127.0.0.1' : config.server.host;
+  const h = host.includes(':') ? `[${host}]` : host;
+  try {
+    const res = await fetch(`http://${h}:${config.server.port}/health`, { signal: AbortSignal.timeout(5000) });
+    process.exit(res.ok ? 0 : 1);
+  } catch (e) {
+    process.stderr.write(`nora: healthcheck failed: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const cmd = argv[0] ?? 'serve';
   switch (cmd) {
     case 'serve':
       return serve();
+    case 'healthcheck':
+      return healthcheck();
     case 'config':
       process.stdout.write(describeConfig(await readConfig()));
       return;

@@ -34,6 +34,7 @@ export interface Config {
 export class ConfigError extends Error {
   constructor(readonly key: string, problem: string) {
     super(`config: ${key}: ${problem}`);
+    this.name = 'ConfigError';
   }
 }
 

@@ -1,0 +1,80 @@
+import t from 'tap';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { buildConfig, ConfigError, loadConfig, publicUrl, describeConfig } from '../src/main/config.js';
+import { tempDir } from './helpers/registry.js';
+
+const fails = (t: Tap.Test, toml: string | null, env: Record<string, string>, key: string, re: RegExp) =>
+  t.test(`rejects: ${key}`, async (t) => {
+    try {
+      buildConfig(toml, env);
+      t.fail('should have thrown');
+    } catch (e) {
+      t.ok(e instanceof ConfigError, 'ConfigError');
+      t.equal((e as ConfigError).key, key);
+      t.match((e as Error).message, re);
+    }
+  });
+declare namespace Tap {
+  type Test = Parameters<Parameters<typeof t.test>[1]>[0];
+}
+
+t.test('defaults match NORA', async (t) => {
+  const c = buildConfig(null, {});
+  t.equal(c.server.host, '127.0.0.1');
+  t.equal(c.server.port, 4000);
+  t.equal(c.server.body_limit_mb, 2048);
+  t.equal(c.storage.mode, 'local');
+  t.equal(c.storage.path, 'data/storage');
+  t.equal(c.auth.enabled, false);
+  t.equal(c.auth.token_storage, 'data/tokens');
+  t.equal(c.auth.htpasswd_file, 'users.htpasswd');
+  t.same(c.auth.trusted_proxies, ['127.0.0.1', '::1']);
+  t.equal(publicUrl(c), 'http://127.0.0.1:4000');
+});
+
+t.test('env over file over defaults', async (t) => {
+  const toml = '[server]\nport = 5000\nhost = "127.0.0.2"\n[auth]\nenabled = true\nadmin_users = ["root"]\n';
+  const c = buildConfig(toml, { NORA_PORT: '6000', NORA_AUTH_ADMIN_USERS: 'a, b' });
+  t.equal(c.server.port, 6000, 'env wins');
+  t.equal(c.server.host, '127.0.0.2', 'file over default');
+  t.equal(c.auth.enabled, true);
+  t.same(c.auth.admin_users, ['a', 'b']);
+  t.equal(buildConfig(null, { NORA_AUTH_ENABLED: 'TRUE' }).auth.enabled, true);
+  t.equal(buildConfig(null, { NORA_AUTH_ENABLED: '0' }).auth.enabled, false);
+  t.equal(buildConfig(null, { NORA_PUBLIC_URL: 'https://r.example.com/' }).server.public_url, 'https://r.example.com');
+});
+
+fails(t, '[server\nport = 1', {}, 'config.toml', /invalid TOML/);
+fails(t, '[server]\nprot = 1\n', {}, 'server.prot', /unknown key/);
+fails(t, '[srever]\nport = 1\n', {}, 'srever', /unknown section/);
+fails(t, '[server]\nport = "4000"\n', {}, 'server.port', /expected an integer/);
+fails(t, '[server]\nport = 0\n', {}, 'server.port', /at least 1/);
+fails(t, '[server]\nport = 70000\n', {}, 'server.port', /at most 65535/);
+fails(t, '[auth]\nenabled = "yes"\n', {}, 'auth.enabled', /expected true or false/);
+fails(t, '[storage]\nmode = "ftp"\n', {}, 'storage.mode', /expected one of local/);
+fails(t, '[auth]\nadmin_users = "root"\n', {}, 'auth.admin_users', /list of strings/);
+fails(t, 'server = 1\n', {}, 'server', /expected a table/);
+fails(t, null, { NORA_PORT: 'abc' }, 'NORA_PORT', /expected an integer/);
+fails(t, null, { NORA_AUTH_ENABLED: 'yes' }, 'NORA_AUTH_ENABLED', /expected true or false/);
+fails(t, null, { NORA_PUBLIC_URL: 'ftp://x' }, 'NORA_PUBLIC_URL', /http\(s\) URL/);
+fails(t, null, { NORA_HOST: '0.0.0.0' }, 'server.public_url', /required/);
+fails(t, '[log]\nlevel = "loud"\n', {}, 'log.level', /expected one of/);
+
+t.test('file location: NORA_CONFIG_PATH, else ./config.toml', async (t) => {
+  const d = await tempDir();
+  t.equal((await loadConfig({ env: {}, cwd: d })).file, null);
+  await writeFile(join(d, 'config.toml'), '[server]\nport = 4100\n');
+  const a = await loadConfig({ env: {}, cwd: d });
+  t.equal(a.config.server.port, 4100);
+  await writeFile(join(d, 'other.toml'), '[server]\nport = 4200\n');
+  const b = await loadConfig({ env: { NORA_CONFIG_PATH: join(d, 'other.toml') }, cwd: d });
+  t.equal(b.config.server.port, 4200);
+  await t.rejects(loadConfig({ env: { NORA_CONFIG_PATH: join(d, 'missing.toml') }, cwd: d }), { key: 'NORA_CONFIG_PATH', message: /cannot read/ });
+});
+
+t.test('describeConfig lists every key with its env var', async (t) => {
+  const text = describeConfig(buildConfig(null, {}));
+  t.match(text, /\[server\]\nhost = "127.0.0.1"  # NORA_HOST/);
+  t.match(text, /token_cache_ttl = 60  # NORA_AUTH_TOKEN_CACHE_TTL/);
+});
