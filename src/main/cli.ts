@@ -3,7 +3,7 @@
 import { cpus } from 'node:os';
 import { ConfigError, describeConfig, loadConfig, type Config } from './config.js';
 import { VERSION } from './version.js';
-import { log } from './log.js';
+import { flushLog, log } from './log.js';
 
 const HELP = `nora ${VERSION} — multi-format artifact registry (Docker/OCI, npm, PyPI)
 
@@ -56,6 +56,7 @@ async function serve(): Promise<void> {
     log.info('shutting down', { signal });
     await registry.close();
     log.info('stopped');
+    flushLog();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

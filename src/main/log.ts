@@ -3,7 +3,33 @@ import type { LogLevel } from './config.js';
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 let threshold = ORDER.info;
-let sink: (line: string) => void = (line) => process.stdout.write(line + '\n');
+
+// Lines are batched and written once per event-loop turn: one write syscall for
+// many access-log lines under load instead of one each.
+let pending: string[] = [];
+let scheduled = false;
+function flush(): void {
+  scheduled = false;
+  if (pending.length === 0) return;
+  const text = pending.join('\n') + '\n';
+  pending = [];
+  process.stdout.write(text);
+}
+process.on('exit', flush);
+const stdoutSink = (line: string) => {
+  pending.push(line);
+  if (pending.length >= 512) flush();
+  else if (!scheduled) {
+    scheduled = true;
+    setImmediate(flush);
+  }
+};
+let sink: (line: string) => void = stdoutSink;
+
+/** Writes out batched lines now (before exit). */
+export function flushLog(): void {
+  flush();
+}
 
 export function setLogLevel(level: LogLevel): void {
   threshold = ORDER[level];
