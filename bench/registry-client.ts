@@ -1,0 +1,151 @@
+// The HTTP calls the bench makes to seed and push content. The same calls go to
+// both servers: POST an upload session, then PUT ?digest= (monolithic) or
+// PATCH a streamed body and PUT ?digest= (streamed), then PUT the manifest.
+import { Agent, request, type IncomingHttpHeaders } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { generatedStream, sha256 } from './content.js';
+
+export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
+const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip';
+
+export const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+
+export interface Response {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export class HttpStatusError extends Error {
+  constructor(readonly what: string, readonly status: number, body: string) {
+    super(`${what} answered ${status}${body ? `: ${body.trim().slice(0, 200)}` : ''}`);
+  }
+}
+
+/** One request; `body` may be a Buffer or a stream (sent with the given Content-Length). */
+export function send(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body?: Buffer | Readable,
+  length?: number,
+): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const h: Record<string, string> = { ...headers };
+    if (Buffer.isBuffer(body)) h['Content-Length'] = String(body.length);
+    else if (body) h['Content-Length'] = String(length);
+    else if (method !== 'GET' && method !== 'HEAD') h['Content-Length'] = '0';
+    const req = request(url, { method, headers: h, agent }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (b: Buffer) => parts.push(b));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (Buffer.isBuffer(body)) req.end(body);
+    else if (body) pipeline(body, req).catch(reject);
+    else req.end();
+  });
+}
+
+function authHeaders(auth: string | undefined): Record<string, string> {
+  return auth ? { Authorization: auth } : {};
+}
+
+function expect(r: Response, what: string, ...ok: number[]): Response {
+  if (!ok.includes(r.status)) throw new HttpStatusError(what, r.status, r.body.toString());
+  return r;
+}
+
+function location(base: string, r: Response, what: string): URL {
+  const loc = r.headers.location;
+  if (!loc) throw new Error(`${what}: no Location header`);
+  return new URL(loc, base);
+}
+
+async function startUpload(base: string, name: string, auth?: string): Promise<URL> {
+  const what = `POST /v2/${name}/blobs/uploads/`;
+  const r = expect(await send(`${base}/v2/${name}/blobs/uploads/`, 'POST', authHeaders(auth)), what, 202);
+  return location(base, r, what);
+}
+
+/** POST a session, then PUT ?digest= with the whole body. */
+export async function pushBlob(base: string, name: string, data: Buffer, auth?: string): Promise<string> {
+  const digest = sha256(data);
+  const at = await startUpload(base, name, auth);
+  at.searchParams.set('digest', digest);
+  const r = await send(at.href, 'PUT', { ...authHeaders(auth), 'Content-Type': 'application/octet-stream' }, data);
+  expect(r, `PUT upload ?digest=`, 201);
+  return digest;
+}
+
+/** POST a session, PATCH a generated stream of `size` bytes, PUT ?digest= to commit. */
+export async function pushStreamed(base: string, name: string, seed: number, size: number, digest: string, auth?: string): Promise<void> {
+  const at = await startUpload(base, name, auth);
+  const patched = await send(
+    at.href,
+    'PATCH',
+    { ...authHeaders(auth), 'Content-Type': 'application/octet-stream' },
+    generatedStream(seed, size),
+    size,
+  );
+  expect(patched, 'PATCH upload', 202);
+  const next = location(base, patched, 'PATCH upload');
+  next.searchParams.set('digest', digest);
+  expect(await send(next.href, 'PUT', authHeaders(auth)), 'PUT upload ?digest=', 201);
+}
+
+export interface Seeded {
+  name: string;
+  manifestPath: string;
+  blobPath: string;
+  layerSize: number;
+}
+
+/** An OCI image: a config blob, one layer of `layer` bytes, a manifest tagged `tag`. */
+export async function seedImage(base: string, name: string, tag: string, layer: Buffer, auth?: string): Promise<Seeded> {
+  const layerDigest = await pushBlob(base, name, layer, auth);
+  const config = Buffer.from(
+    JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layerDigest] }, config: {} }),
+  );
+  const configDigest = await pushBlob(base, name, config, auth);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: OCI_CONFIG, digest: configDigest, size: config.length },
+      layers: [{ mediaType: OCI_LAYER, digest: layerDigest, size: layer.length }],
+    }),
+  );
+  const r = await send(`${base}/v2/${name}/manifests/${tag}`, 'PUT', { ...authHeaders(auth), 'Content-Type': OCI_MANIFEST }, manifest);
+  expect(r, `PUT /v2/${name}/manifests/${tag}`, 201);
+  const seeded = { name, manifestPath: `/v2/${name}/manifests/${tag}`, blobPath: `/v2/${name}/blobs/${layerDigest}`, layerSize: layer.length };
+  // Prove both reads work before any load is put on them.
+  const m = await send(`${base}${seeded.manifestPath}`, 'GET', { ...authHeaders(auth), Accept: OCI_MANIFEST });
+  expect(m, `GET ${seeded.manifestPath}`, 200);
+  if (!m.body.equals(manifest)) throw new Error(`GET ${seeded.manifestPath} returned different bytes than were pushed`);
+  const b = await send(`${base}${seeded.blobPath}`, 'GET', authHeaders(auth));
+  expect(b, `GET ${seeded.blobPath}`, 200);
+  if (b.body.length !== layer.length || sha256(b.body) !== layerDigest) throw new Error(`GET ${seeded.blobPath} returned other bytes`);
+  return seeded;
+}
+
+/** POST /api/tokens (nora-ts): a read token for the bench user. */
+export async function mintToken(base: string, user: string, password: string): Promise<string> {
+  const body = Buffer.from(JSON.stringify({ username: user, password, role: 'read', ttl_days: 1, description: 'bench' }));
+  const r = expect(await send(`${base}/api/tokens`, 'POST', { 'Content-Type': 'application/json' }, body), 'POST /api/tokens', 200);
+  const token = (JSON.parse(r.body.toString()) as { token?: string }).token;
+  if (!token || !token.startsWith('nra_')) throw new Error('POST /api/tokens: no nra_ token in the answer');
+  return token;
+}
+
+/** Reads one Prometheus sample from /metrics; null when the series is absent. */
+export async function metricValue(base: string, series: string, auth?: string): Promise<number | null> {
+  const r = expect(await send(`${base}/metrics`, 'GET', authHeaders(auth)), 'GET /metrics', 200);
+  for (const line of r.body.toString().split('\n')) {
+    if (line.startsWith(series + ' ')) return Number(line.slice(series.length + 1));
+  }
+  return null;
+}

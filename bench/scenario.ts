@@ -1,0 +1,116 @@
+// What a scenario is, the settings of a run (full or --quick), and the helper
+// that gives a scenario a fresh server for exactly one measurement.
+import { startServer, type Credentials, type RunningServer, type ServerName } from './servers/index.js';
+import { seedImage, type Seeded } from './registry-client.js';
+import { generatedBuffer } from './content.js';
+import { MiB } from './stats.js';
+
+export type Value = number | { na: string };
+
+export interface MetricDef {
+  key: string;
+  label: string;
+  unit: string;
+  better: 'higher' | 'lower' | 'exact';
+  digits?: number;
+}
+
+export interface Settings {
+  runs: number;
+  threads: number;
+  warmupS: number;
+  manifestS: number;
+  blobS: number;
+  rssS: number;
+  stormSize: number;
+  bigPushBytes: number;
+  smallPushes: number;
+  smallPushBytes: number;
+  idleWaitMs: number;
+  layerBytes: number;
+}
+
+export const FULL: Settings = {
+  runs: 3,
+  threads: 2,
+  warmupS: 2,
+  manifestS: 20,
+  blobS: 15,
+  rssS: 10,
+  stormSize: 500,
+  bigPushBytes: 1024 * MiB,
+  smallPushes: 32,
+  smallPushBytes: 8 * MiB,
+  idleWaitMs: 2000,
+  layerBytes: 10 * MiB,
+};
+
+export const QUICK: Settings = {
+  ...FULL,
+  runs: 1,
+  warmupS: 1,
+  manifestS: 2,
+  blobS: 2,
+  rssS: 3,
+  bigPushBytes: 64 * MiB,
+  idleWaitMs: 500,
+};
+
+export interface BenchContext {
+  settings: Settings;
+  creds: Credentials;
+  /** a credential in the htpasswd file that no server has seen yet */
+  freshCredential(): Credentials;
+  cpuProfDir?: string;
+  log(msg: string): void;
+}
+
+export interface Scenario {
+  id: string;
+  title: string;
+  metrics: MetricDef[];
+  /** servers that cannot run this scenario, with the reason */
+  skip?: Partial<Record<ServerName, string>>;
+  /** ratio against another scenario's distribution figures (e.g. tokens vs htpasswd) */
+  compareWith?: string;
+  /** one measurement on `server`; returns one value per metric key */
+  run(ctx: BenchContext, server: ServerName): Promise<Record<string, Value>>;
+}
+
+export const REPO = 'bench/app';
+export const TAG = 'latest';
+
+export interface Session {
+  server: RunningServer;
+  seeded: Seeded | null;
+}
+
+let layerCache: { size: number; data: Buffer } | null = null;
+function layer(size: number): Buffer {
+  if (!layerCache || layerCache.size !== size) layerCache = { size, data: generatedBuffer(7, size) };
+  return layerCache.data;
+}
+
+/** Starts `name` fresh (empty storage), optionally seeds the image, runs fn, always stops it. */
+export async function withServer<T>(
+  ctx: BenchContext,
+  name: ServerName,
+  opts: { auth: boolean; seed: boolean },
+  fn: (s: Session) => Promise<T>,
+): Promise<T> {
+  const server = await startServer(name, { auth: opts.auth, creds: ctx.creds, cpuProfDir: ctx.cpuProfDir });
+  try {
+    const seeded = opts.seed ? await seedImage(server.url, REPO, TAG, layer(ctx.settings.layerBytes), server.auth) : null;
+    return await fn({ server, seeded });
+  } catch (e) {
+    const out = server.output().trim();
+    if (out && e instanceof Error && !e.message.includes('output:')) e.message += ` (server output: ${out.split('\n').slice(-2).join(' | ').slice(0, 300)})`;
+    throw e;
+  } finally {
+    await server.stop();
+  }
+}
+
+export function authHeader(auth: string | undefined): Record<string, string> {
+  return auth ? { Authorization: auth } : {};
+}

@@ -1,0 +1,54 @@
+// Scenarios 2 (10 MiB layer pulls, 64 connections) and 3 (100 concurrent pulls):
+// wrk downloads the same blob repeatedly while VmRSS is sampled; VmHWM is the
+// kernel's peak for the whole life of the (fresh) server process.
+import { runWrk, assertClean } from '../wrk.js';
+import { sampleRss } from '../procfs.js';
+import { withServer, authHeader, type BenchContext, type Scenario } from '../scenario.js';
+import { MB } from '../stats.js';
+import type { ServerName } from '../servers/index.js';
+
+async function pull(ctx: BenchContext, name: ServerName, connections: number, durationS: number, allowNoneCompleted = false) {
+  return withServer(ctx, name, { auth: true, seed: true }, async ({ server, seeded }) => {
+    const sampler = sampleRss(server.pid, 50);
+    const r = await runWrk({
+      url: server.url + seeded!.blobPath,
+      connections,
+      threads: ctx.settings.threads,
+      durationS,
+      headers: authHeader(server.auth),
+      timeoutS: 30,
+    });
+    const mem = await sampler.stop();
+    assertClean(r, 'blob GET', { allowNoneCompleted });
+    return { r, mem };
+  });
+}
+
+export const parallelPulls: Scenario = {
+  id: '2',
+  title: '10 MiB layer pulls, 64 conns',
+  metrics: [
+    { key: 'mbps', label: 'throughput', unit: 'MB/s', better: 'higher', digits: 0 },
+    { key: 'p99', label: 'p99 latency', unit: 'ms', better: 'lower', digits: 1 },
+    { key: 'hwm', label: 'peak RSS (VmHWM)', unit: 'MB', better: 'lower', digits: 1 },
+  ],
+  async run(ctx, name) {
+    const { r, mem } = await pull(ctx, name, 64, ctx.settings.blobS);
+    return { mbps: r.bytesPerS / MB, p99: r.p99Ms, hwm: mem.hwmBytes / MB };
+  },
+};
+
+export const hundredPulls: Scenario = {
+  id: '3',
+  title: '100 concurrent 10 MiB pulls',
+  metrics: [
+    { key: 'hwm', label: 'peak RSS (VmHWM)', unit: 'MB', better: 'lower', digits: 1 },
+    { key: 'rss', label: 'peak VmRSS sampled /50 ms', unit: 'MB', better: 'lower', digits: 1 },
+    { key: 'mbps', label: 'throughput', unit: 'MB/s', better: 'higher', digits: 0 },
+  ],
+  async run(ctx, name) {
+    // only memory and bytes matter here; in --quick the first round may still be in flight
+    const { r, mem } = await pull(ctx, name, 100, ctx.settings.rssS, true);
+    return { hwm: mem.hwmBytes / MB, rss: mem.peakRssBytes / MB, mbps: r.bytesPerS / MB };
+  },
+};

@@ -1,0 +1,19 @@
+// Every scenario, in the order they run and print.
+import type { Scenario } from '../scenario.js';
+import { manifestAuth, manifestNoAuth, manifestToken } from './manifest-get.js';
+import { parallelPulls, hundredPulls } from './blob-pulls.js';
+import { coldAuthStorm } from './auth-storm.js';
+import { bigPush, parallelPush } from './push.js';
+import { startup } from './startup.js';
+
+export const SCENARIOS: Scenario[] = [
+  manifestAuth,
+  manifestNoAuth,
+  parallelPulls,
+  hundredPulls,
+  coldAuthStorm,
+  bigPush,
+  parallelPush,
+  manifestToken,
+  startup,
+];

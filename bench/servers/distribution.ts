@@ -1,0 +1,62 @@
+// The CNCF distribution registry (Debian `docker-registry`, 2.8) as the peer:
+// filesystem storage in a fresh temp dir, htpasswd auth when asked, access log off
+// (nora-ts runs with access logs off too).
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, spawnUntilReady } from './process.js';
+import { basicAuth, type RunningServer, type StartOptions } from './types.js';
+
+function configYaml(dataDir: string, port: number, opts: StartOptions): string {
+  const lines = [
+    'version: 0.1',
+    'log:',
+    '  level: warn',
+    '  accesslog:',
+    '    disabled: true',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${JSON.stringify(dataDir)}`,
+    '  delete:',
+    '    enabled: true',
+    '  cache:',
+    '    blobdescriptor: inmemory',
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    '  secret: bench-local-secret',
+  ];
+  if (opts.auth) {
+    lines.push('auth:', '  htpasswd:', '    realm: basic-realm', `    path: ${JSON.stringify(opts.creds.htpasswd)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export async function startDistribution(opts: StartOptions): Promise<RunningServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'distribution-bench-'));
+  const port = await freePort();
+  const config = join(dir, 'config.yml');
+  await writeFile(config, configYaml(join(dir, 'data'), port, opts));
+  const url = `http://127.0.0.1:${port}`;
+  const auth = opts.auth ? basicAuth(opts.creds.user, opts.creds.password) : undefined;
+  const s = await spawnUntilReady({
+    cmd: 'docker-registry',
+    args: ['serve', config],
+    env: process.env,
+    cwd: dir,
+    readyUrl: `${url}/v2/`,
+    readyHeaders: auth ? { Authorization: auth } : {},
+    dataDir: dir,
+  });
+  return {
+    name: 'distribution',
+    url,
+    pid: s.child.pid!,
+    startupMs: s.startupMs,
+    auth,
+    readyPath: '/v2/',
+    // answered without a bcrypt: 401 with auth on, 200 without
+    probePath: '/v2/',
+    stop: s.stop,
+    output: s.output,
+  };
+}

@@ -1,0 +1,43 @@
+// nora-ts under test: `node dist/src/main/cli.js serve`, configured only through
+// NORA_* environment variables, data in a fresh temp dir, access logs off.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, spawnUntilReady } from './process.js';
+import { basicAuth, type RunningServer, type StartOptions } from './types.js';
+
+export const ROOT = join(import.meta.dirname, '..', '..', '..');
+export const CLI = join(ROOT, 'dist', 'src', 'main', 'cli.js');
+
+export async function startNora(opts: StartOptions): Promise<RunningServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'nora-bench-'));
+  const port = await freePort();
+  // Only our settings: no NORA_* from the caller's shell, no config.toml (cwd is the temp dir).
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('NORA_') && k !== 'NODE_OPTIONS') env[k] = v;
+  Object.assign(env, {
+    NORA_HOST: '127.0.0.1',
+    NORA_PORT: String(port),
+    NORA_STORAGE_PATH: join(dir, 'storage'),
+    NORA_LOG_LEVEL: 'warn',
+    NORA_AUTH_ENABLED: String(opts.auth),
+    NORA_AUTH_HTPASSWD_FILE: opts.creds.htpasswd,
+    NORA_AUTH_TOKEN_STORAGE: join(dir, 'tokens'),
+    // distribution has no request-rate limiter; measure capacity, not a throttle
+    NORA_RATE_LIMIT_ENABLED: 'false',
+  });
+  const args = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`, CLI, 'serve'] : [CLI, 'serve'];
+  const url = `http://127.0.0.1:${port}`;
+  const s = await spawnUntilReady({ cmd: process.execPath, args, env, cwd: dir, readyUrl: `${url}/health`, dataDir: dir });
+  return {
+    name: 'nora-ts',
+    url,
+    pid: s.child.pid!,
+    startupMs: s.startupMs,
+    auth: opts.auth ? basicAuth(opts.creds.user, opts.creds.password) : undefined,
+    readyPath: '/health',
+    probePath: '/health',
+    stop: s.stop,
+    output: s.output,
+  };
+}

@@ -1,0 +1,39 @@
+// What a scenario needs from a server under test, whichever registry it is.
+export type ServerName = 'nora-ts' | 'distribution';
+export const SERVERS: ServerName[] = ['nora-ts', 'distribution'];
+
+export interface Credentials {
+  /** path of the htpasswd file (bcrypt, `htpasswd -B` default cost) */
+  htpasswd: string;
+  user: string;
+  password: string;
+}
+
+export interface StartOptions {
+  auth: boolean;
+  creds: Credentials;
+  /** directory for node --cpu-prof output (nora-ts only) */
+  cpuProfDir?: string;
+}
+
+export interface RunningServer {
+  name: ServerName;
+  url: string;
+  pid: number;
+  /** ms from spawn() to the first 200 on the readiness path */
+  startupMs: number;
+  /** Authorization header value for the bench user, when auth is on */
+  auth?: string;
+  /** path that answers 200 once the server serves (with `auth` if set) */
+  readyPath: string;
+  /** a cheap path answered without credentials, to sample responsiveness */
+  probePath: string;
+  /** stops the process and deletes its data directory */
+  stop(): Promise<void>;
+  /** last lines the process wrote to stderr/stdout, for error messages */
+  output(): string;
+}
+
+export function basicAuth(user: string, password: string): string {
+  return 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
+}
