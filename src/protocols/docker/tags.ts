@@ -1,13 +1,25 @@
-// PLACEHOLDER: to be implemented.
+// /v2/<name>/tags/list: the repository's tags in byte order, n/last paginated.
+// Only tag files are listed, so digests never show up as tags.
 import type { Context } from '../../main/protocol.js';
 import type { Reply, Req } from '../../main/http/types.js';
 import { oci } from './errors.js';
+import { storeFor } from './manifest-store.js';
+import { parsePage, setNextLink } from './pagination.js';
 
-export function createTags(_ctx: Context) {
+export function createTags(ctx: Context) {
+  const store = storeFor(ctx);
   return {
     async handle(req: Req, reply: Reply, name: string): Promise<void> {
-      void req; void reply;
-      throw oci('UNSUPPORTED', 'not implemented yet', undefined, 405);
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        reply.header('Allow', 'GET, HEAD');
+        throw oci('UNSUPPORTED', 'method not allowed', undefined, 405);
+      }
+      const { n, last } = parsePage(req);
+      const page = await store.listTags(name, n, last);
+      if (!page) throw oci('NAME_UNKNOWN', 'repository name not known to registry', { name });
+      // n=0 asks for an empty list and, per the spec, no Link header.
+      if (n > 0 && page.more) setNextLink(reply, `/v2/${name}/tags/list`, n, page.names[page.names.length - 1]!);
+      reply.json(200, { name, tags: page.names });
     },
   };
 }

@@ -1,0 +1,200 @@
+// Reads and writes manifests, tags and referrer entries in the layout of
+// layout.ts. Manifest bytes live in the shared blob store; a repository holds a
+// revision file (ManifestMeta) per manifest it owns and a file per tag.
+//
+// Hot pulls are served from small in-process caches. Content is immutable per
+// digest; tags and revisions are invalidated by this process's own writes and
+// also expire after a short TTL, so a writer outside this process is noticed.
+// A read that raced with a write never fills the cache (generation check).
+import { LRUCache } from 'lru-cache';
+import { parseDigest, type Digest } from '../../main/digest.js';
+import type { Context } from '../../main/protocol.js';
+import { blobKey } from '../../main/storage/blobs.js';
+import { layerLinkKey, referrerKey, referrersPrefix, repoKey, revisionKey, tagKey, tagsPrefix, type ManifestMeta } from './layout.js';
+import type { Reference } from './names.js';
+
+export interface Resolved {
+  digest: Digest;
+  meta: ManifestMeta;
+}
+
+export interface ListResult {
+  names: string[];
+  /** more entries follow the last one returned */
+  more: boolean;
+}
+
+const IO_CONCURRENCY = 16;
+
+/** Runs fn over items with at most `limit` calls in flight; results in input order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+export class ManifestStore {
+  private readonly tags = new LRUCache<string, string>({ max: 10_000, ttl: 1000 });
+  private readonly metas = new LRUCache<string, ManifestMeta>({ max: 10_000, ttl: 10_000 });
+  private readonly contents = new LRUCache<string, Buffer>({ maxSize: 32 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.length) });
+  /** bumped by every write; a read started before a write must not cache what it saw */
+  private generation = 0;
+
+  constructor(private readonly ctx: Context) {}
+
+  private get storage() {
+    return this.ctx.storage;
+  }
+
+  private invalidate(cache: { delete(key: string): unknown }, key: string): void {
+    this.generation++;
+    cache.delete(key);
+  }
+
+  /** Digest a tag points at, or null. */
+  async readTag(name: string, tag: string): Promise<Digest | null> {
+    const key = `${name}\n${tag}`;
+    const hit = this.tags.get(key);
+    if (hit !== undefined) return parseDigest(hit);
+    const g = this.generation;
+    const raw = await this.storage.readSmall(tagKey(name, tag));
+    const d = raw ? parseDigest(raw.toString('utf8').trim()) : null;
+    if (d && g === this.generation) this.tags.set(key, d.value);
+    return d;
+  }
+
+  /** What is known about a manifest of this repository, or null when it is not one. */
+  async readMeta(name: string, d: Digest): Promise<ManifestMeta | null> {
+    const key = `${name}\n${d.value}`;
+    const hit = this.metas.get(key);
+    if (hit) return hit;
+    const g = this.generation;
+    const raw = await this.storage.readSmall(revisionKey(name, d));
+    if (!raw) return null;
+    const meta = JSON.parse(raw.toString('utf8')) as ManifestMeta;
+    if (g === this.generation) this.metas.set(key, meta);
+    return meta;
+  }
+
+  async resolve(name: string, ref: Reference): Promise<Resolved | null> {
+    const digest = ref.kind === 'digest' ? ref.digest : await this.readTag(name, ref.tag);
+    if (!digest) return null;
+    const meta = await this.readMeta(name, digest);
+    return meta ? { digest, meta } : null;
+  }
+
+  /** The manifest's bytes from the blob store (immutable per digest). */
+  async content(d: Digest): Promise<Buffer | null> {
+    const hit = this.contents.get(d.value);
+    if (hit) return hit;
+    const raw = await this.storage.readSmall(blobKey(d));
+    if (raw) this.contents.set(d.value, raw);
+    return raw;
+  }
+
+  hasRevision(name: string, d: Digest): Promise<boolean> {
+    return this.storage.stat(revisionKey(name, d)).then((s) => s !== null);
+  }
+
+  /** True when the blob was pushed to (or mounted into) this repository and its bytes are stored. */
+  async hasBlob(name: string, d: Digest): Promise<boolean> {
+    return (await this.storage.stat(layerLinkKey(name, d))) !== null && (await this.ctx.blobs.stat(d)) !== null;
+  }
+
+  /** A repository exists once a manifest was pushed to it. */
+  async repoExists(name: string): Promise<boolean> {
+    return (await this.storage.list(`${repoKey(name)}/_manifests`, { limit: 1 })).names.length > 0;
+  }
+
+  /**
+   * Stores a manifest: bytes, then revision, then referrer entry, then tag, so a
+   * crash at any point leaves nothing that points at missing data.
+   */
+  async put(
+    name: string,
+    bytes: Buffer,
+    digest: Digest,
+    meta: ManifestMeta,
+    opts: { tag?: string; subject?: Digest; referrer?: Record<string, unknown> } = {},
+  ): Promise<void> {
+    await this.ctx.blobs.putBuffer(bytes, digest);
+    await this.writeIfChanged(revisionKey(name, digest), JSON.stringify(meta));
+    this.invalidate(this.metas, `${name}\n${digest.value}`);
+    if (opts.subject && opts.referrer) {
+      await this.writeIfChanged(referrerKey(name, opts.subject, digest), JSON.stringify(opts.referrer));
+    }
+    if (opts.tag !== undefined) {
+      // writeAtomic renames a complete temp file over the old one: concurrent
+      // pushes of one tag leave whichever renamed last, never a mixture.
+      await this.writeIfChanged(tagKey(name, opts.tag), digest.value);
+      this.invalidate(this.tags, `${name}\n${opts.tag}`);
+    }
+  }
+
+  /** Re-pushes are common (every client retries, CI re-tags): skip the fsync'd write when nothing changes. */
+  private async writeIfChanged(key: string, data: string): Promise<void> {
+    const old = await this.storage.readSmall(key);
+    if (old && old.toString('utf8') === data) return;
+    await this.storage.writeAtomic(key, data);
+  }
+
+  /** Removes one tag; false when it did not exist. */
+  async deleteTag(name: string, tag: string): Promise<boolean> {
+    const removed = await this.storage.delete(tagKey(name, tag));
+    this.invalidate(this.tags, `${name}\n${tag}`);
+    return removed;
+  }
+
+  /** Removes a manifest from the repository with every tag on it and its referrer entry. */
+  async deleteRevision(name: string, d: Digest): Promise<boolean> {
+    const meta = await this.readMeta(name, d).catch(() => null);
+    const removed = await this.storage.delete(revisionKey(name, d));
+    this.invalidate(this.metas, `${name}\n${d.value}`);
+    if (!removed) return false;
+    const subject = meta?.subject ? parseDigest(meta.subject) : null;
+    if (subject) await this.storage.delete(referrerKey(name, subject, d));
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.storage.list(tagsPrefix(name), { after, limit: 1000 });
+      await mapLimit(page.names, IO_CONCURRENCY, async (tag) => {
+        const raw = await this.storage.readSmall(tagKey(name, tag));
+        if (raw && raw.toString('utf8').trim() === d.value) await this.deleteTag(name, tag);
+      });
+      if (!page.more) break;
+      after = page.names[page.names.length - 1];
+    }
+    return true;
+  }
+
+  /** Tag names in byte order after `last`, at most n; null when the repository is unknown. */
+  async listTags(name: string, n: number, last?: string): Promise<ListResult | null> {
+    if (!(await this.repoExists(name))) return null;
+    return this.storage.list(tagsPrefix(name), { after: last, limit: n });
+  }
+
+  /** Referrer entry names (by digest) for a subject, in order, after `last`. */
+  listReferrers(name: string, subject: Digest, n: number, last?: string): Promise<ListResult> {
+    return this.storage.list(referrersPrefix(name, subject), { after: last, limit: n });
+  }
+
+  async readReferrer(name: string, subject: Digest, entry: string): Promise<Record<string, unknown> | null> {
+    const raw = await this.storage.readSmall(`${referrersPrefix(name, subject)}/${entry}`);
+    return raw ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : null;
+  }
+}
+
+const stores = new WeakMap<Context, ManifestStore>();
+
+/** One store per registry, so every docker module shares its caches and their invalidation. */
+export function storeFor(ctx: Context): ManifestStore {
+  let s = stores.get(ctx);
+  if (!s) stores.set(ctx, (s = new ManifestStore(ctx)));
+  return s;
+}
