@@ -1,5 +1,6 @@
 // Every format the registry serves, in routing order.
 import type { Context, Protocol } from '../main/protocol.js';
+import { tokenApiProtocol } from '../main/auth/token-api.js';
 import { dockerProtocol } from './docker/index.js';
 
-export const protocolFactories: ((ctx: Context) => Promise<Protocol> | Protocol)[] = [dockerProtocol];
+export const protocolFactories: ((ctx: Context) => Promise<Protocol> | Protocol)[] = [tokenApiProtocol, dockerProtocol];

@@ -1,6 +1,7 @@
 // The auth gate the server consults before a protocol handler runs.
 import type { Identity, Req } from '../http/types.js';
 import type { Access } from '../protocol.js';
+import type { TokenService } from './token-service.js';
 
 export interface AuthDenied {
   status: 401 | 403 | 429;
@@ -18,6 +19,8 @@ export interface AuthGate {
    */
   check(req: Req, access: Access, format: string): Promise<AuthDenied | null>;
   close(): Promise<void>;
+  /** Token management for the token API; absent when auth is off. */
+  readonly tokens?: TokenService;
 }
 
 const OPEN: Identity = { user: 'anonymous', role: 'admin', via: 'auth-off' };

@@ -1,8 +1,51 @@
-// Builds the auth gate the configuration asks for.
+// Builds the auth gate the configuration asks for. With auth on, anything that
+// would leave it half-working (no usable htpasswd, unusable token directory,
+// bad trusted_proxies entry) stops start-up with a message saying what to fix.
 import type { Config } from '../config.js';
+import { log } from '../log.js';
+import { Authenticator } from './authenticator.js';
+import { ClientIp } from './client-ip.js';
+import { CredentialGate } from './credential-gate.js';
 import { OpenGate, type AuthGate } from './gate.js';
+import { HashPool } from './hash-pool.js';
+import { Htpasswd } from './htpasswd.js';
+import { Lockout } from './lockout.js';
+import { TokenService } from './token-service.js';
+import { TokenStore } from './token-store.js';
 
 export async function createGate(config: Config): Promise<AuthGate> {
   if (!config.auth.enabled) return new OpenGate();
-  throw new Error('auth.enabled = true is not supported yet');
+  const a = config.auth;
+  const ips = new ClientIp(a.trusted_proxies);
+  for (const p of a.trusted_proxies) {
+    if (/\/0$/.test(p.trim())) log.warn('auth.trusted_proxies trusts every peer: clients can choose their IP for lockout', { entry: p });
+  }
+  const htpasswd = await Htpasswd.load(a.htpasswd_file);
+  const store = new TokenStore(a.token_storage);
+  await store.init();
+  const pool = await HashPool.create(a.hash_workers);
+  const lockout = new Lockout();
+  const authenticator = new Authenticator(htpasswd, store, pool, lockout, a.token_cache_ttl);
+  try {
+    await authenticator.prepare();
+  } catch (e) {
+    lockout.close();
+    await store.close();
+    await pool.close();
+    throw new Error(`hash workers failed to start: ${(e as Error).message}`);
+  }
+  htpasswd.watch((changed) => authenticator.usersChanged(changed));
+  const tokens = new TokenService(authenticator, store, pool, new Set(a.admin_users));
+  if (a.anonymous_read) log.warn('auth.anonymous_read: anyone can pull and download without credentials');
+  if (a.docker_anon_pull) log.warn('auth.docker_anon_pull: anyone can pull Docker images without credentials');
+  const realm = config.server.public_url || 'nora';
+  let closed = false;
+  return new CredentialGate(a, realm, ips, authenticator, tokens, async () => {
+    if (closed) return;
+    closed = true;
+    htpasswd.close();
+    lockout.close();
+    await store.close();
+    await pool.close();
+  });
 }

@@ -1,0 +1,66 @@
+// The client address used for lockout and audit: the socket peer, unless the
+// peer is a trusted proxy, in which case X-Forwarded-For is walked from the
+// right (the hop our proxy appended) past further trusted proxies; then
+// X-Real-IP. Entries a client wrote itself on the left are never preferred.
+import { BlockList, isIP } from 'node:net';
+import type { Req } from '../http/types.js';
+
+function normalize(ip: string): string {
+  // IPv4 clients of a dual-stack socket appear as ::ffff:a.b.c.d
+  if (ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4) return ip.slice(7);
+  return ip;
+}
+
+export class ClientIp {
+  private readonly list = new BlockList();
+  private readonly empty: boolean;
+
+  /** Entries are IPs or CIDRs; throws on an invalid one (naming it). */
+  constructor(trusted: readonly string[]) {
+    for (const raw of trusted) {
+      const entry = raw.trim();
+      const slash = entry.indexOf('/');
+      const addr = slash < 0 ? entry : entry.slice(0, slash);
+      const family = isIP(addr);
+      if (family === 0) throw new Error(`auth.trusted_proxies: "${entry}" is not an IP address or CIDR`);
+      const type = family === 4 ? 'ipv4' : 'ipv6';
+      if (slash < 0) {
+        this.list.addAddress(addr, type);
+      } else {
+        const bits = entry.slice(slash + 1);
+        const prefix = Number(bits);
+        if (!/^\d+$/.test(bits) || prefix > (family === 4 ? 32 : 128))
+          throw new Error(`auth.trusted_proxies: "${entry}" has an invalid prefix length`);
+        this.list.addSubnet(addr, prefix, type);
+      }
+    }
+    this.empty = trusted.length === 0;
+  }
+
+  isTrusted(ip: string): boolean {
+    const family = isIP(ip);
+    if (family === 0) return false;
+    return this.list.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+  }
+
+  resolve(req: Req): string {
+    const peer = normalize(req.ip);
+    if (this.empty) return peer;
+    const xff = req.headers['x-forwarded-for'];
+    const real = req.headers['x-real-ip'];
+    if ((xff === undefined && real === undefined) || !this.isTrusted(peer)) return peer;
+    if (xff !== undefined) {
+      const hops = xff.split(',');
+      let client = peer;
+      for (let i = hops.length - 1; i >= 0; i--) {
+        const hop = normalize(hops[i]!.trim());
+        if (isIP(hop) === 0) break;
+        client = hop;
+        if (!this.isTrusted(hop)) break;
+      }
+      return client;
+    }
+    const r = normalize(real!.trim());
+    return isIP(r) === 0 ? peer : r;
+  }
+}

@@ -1,0 +1,97 @@
+// The auth gate when auth is enabled: resolves the client IP, reads the
+// credential, authenticates it (cache first), and checks the role against the
+// access the request needs. Denials are plain objects the server renders in
+// the format's own error shape.
+import type { Identity, Req, Role } from '../http/types.js';
+import { HttpError, type Access } from '../protocol.js';
+import type { Config } from '../config.js';
+import type { AuthDenied, AuthGate } from './gate.js';
+import type { Authenticator, AuthFailure } from './authenticator.js';
+import type { ClientIp } from './client-ip.js';
+import { parseAuthorization } from './credentials.js';
+import { allows, anonymousAllowed } from './policy.js';
+import { TokenStoreError } from './token-store.js';
+import type { TokenService } from './token-service.js';
+
+const ANONYMOUS: Identity = Object.freeze({ user: 'anonymous', role: 'read', via: 'anonymous' });
+
+function unauthorized(challenge: Readonly<Record<string, string>>, message: string): AuthDenied {
+  return Object.freeze({ status: 401, code: 'UNAUTHORIZED', message, headers: challenge });
+}
+
+export class CredentialGate implements AuthGate {
+  readonly enabled = true;
+  private readonly challenge: Readonly<Record<string, string>>;
+  private readonly required: AuthDenied;
+  private readonly malformed: AuthDenied;
+  private readonly unsupported: AuthDenied;
+
+  constructor(
+    private readonly auth: Config['auth'],
+    realm: string,
+    private readonly ips: ClientIp,
+    private readonly authenticator: Authenticator,
+    readonly tokens: TokenService,
+    private readonly onClose: () => Promise<void>,
+  ) {
+    this.challenge = Object.freeze({ 'WWW-Authenticate': `Basic realm="${realm.replace(/["\\]/g, '')}"` });
+    this.required = unauthorized(this.challenge, 'authentication required');
+    this.malformed = unauthorized(this.challenge, 'malformed Basic credentials');
+    this.unsupported = unauthorized(this.challenge, 'unsupported Authorization scheme (use Basic, or Bearer with an nra_ token)');
+  }
+
+  async check(req: Req, access: Access, format: string): Promise<AuthDenied | null> {
+    req.clientIp = this.ips.resolve(req);
+    if (access === 'public') {
+      req.identity = ANONYMOUS;
+      return null;
+    }
+    const cred = parseAuthorization(req.headers.authorization);
+    if (typeof cred === 'string') {
+      if (cred === 'none') {
+        if (anonymousAllowed(this.auth, access, format, req.path)) {
+          req.identity = ANONYMOUS;
+          return null;
+        }
+        return this.required;
+      }
+      return cred === 'malformed' ? this.malformed : this.unsupported;
+    }
+    let r;
+    try {
+      r = this.authenticator.authenticate(cred, req.clientIp);
+      if (r instanceof Promise) r = await r;
+    } catch (e) {
+      if (e instanceof TokenStoreError) throw new HttpError(503, 'UNAVAILABLE', 'token verification unavailable');
+      throw e;
+    }
+    if ('fail' in r) return this.denial(r);
+    req.identity = r.identity;
+    if (allows(r.identity.role, access)) return null;
+    return forbidden(r.identity.role, access);
+  }
+
+  private denial(f: AuthFailure): AuthDenied {
+    switch (f.fail) {
+      case 'invalid':
+        return unauthorized(this.challenge, f.message);
+      case 'locked':
+        return {
+          status: 429,
+          code: 'TOOMANYREQUESTS',
+          message: `too many failed login attempts; retry after ${f.retryAfter} seconds`,
+          headers: { 'Retry-After': String(f.retryAfter) },
+        };
+      case 'busy':
+        return { status: 429, code: 'TOOMANYREQUESTS', message: 'too many logins being verified; retry shortly', headers: { 'Retry-After': '1' } };
+    }
+  }
+
+  close(): Promise<void> {
+    return this.onClose();
+  }
+}
+
+function forbidden(role: Role, access: Access): AuthDenied {
+  return { status: 403, code: 'DENIED', message: `the ${role} role does not allow ${access} access`, headers: {} };
+}

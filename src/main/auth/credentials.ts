@@ -1,0 +1,48 @@
+// Reads the Authorization header into one credential. Accepted forms:
+//   Basic b64(user:password)   htpasswd login
+//   Basic b64(anyone:nra_...)  API token as the password (docker login -u token, twine)
+//   Bearer nra_...             API token (npm _authToken, curl)
+//   nra_...                    raw token without a scheme (cargo)
+import { TOKEN_RE } from './token-format.js';
+
+export interface Credential {
+  /** password = htpasswd user + password; token = an API token (user is informational) */
+  readonly kind: 'password' | 'token';
+  readonly user: string;
+  readonly secret: string;
+}
+
+/** Why a header carried no usable credential. */
+export type NoCredential = 'none' | 'malformed' | 'unsupported';
+
+const B64 = /^[A-Za-z0-9+/]+={0,2}$/;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function parseAuthorization(header: string | undefined): Credential | NoCredential {
+  if (header === undefined) return 'none';
+  const h = header.trim();
+  if (h === '') return 'none';
+  if (h.startsWith('nra_')) return { kind: 'token', user: '', secret: h };
+  const sp = h.indexOf(' ');
+  if (sp < 0) return 'unsupported';
+  const scheme = h.slice(0, sp).toLowerCase();
+  const rest = h.slice(sp + 1).trim();
+  if (scheme === 'bearer') return rest === '' ? 'malformed' : { kind: 'token', user: '', secret: rest };
+  if (scheme !== 'basic') return 'unsupported';
+  if (!B64.test(rest)) return 'malformed';
+  let decoded: string;
+  try {
+    decoded = utf8.decode(Buffer.from(rest, 'base64'));
+  } catch {
+    return 'malformed';
+  }
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return 'malformed';
+  const user = decoded.slice(0, colon);
+  const secret = decoded.slice(colon + 1);
+  // Clients that were challenged but hold no credentials send an empty pair.
+  if (user === '' && secret === '') return 'none';
+  // A password shaped exactly like a token is only ever checked as a token (never bcrypted).
+  if (TOKEN_RE.test(secret)) return { kind: 'token', user, secret };
+  return { kind: 'password', user, secret };
+}

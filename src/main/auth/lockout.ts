@@ -1,0 +1,65 @@
+// Failed-login lockout per client IP, as NORA: from the 5th consecutive failure
+// the IP is refused for 2^(failures-5) seconds (1, 2, 4 ... capped at 900).
+// Refused requests add no failures; a success clears the record.
+const THRESHOLD = 5;
+const MAX_LOCK_SECS = 900;
+/** Records whose last failure is older than this are forgotten. */
+const FORGET_MS = 30 * 60 * 1000;
+/** Bound on tracked IPs so a spray of addresses cannot grow memory without limit. */
+const MAX_TRACKED = 100_000;
+
+interface Rec {
+  failures: number;
+  last: number;
+}
+
+function lockMs(failures: number): number {
+  if (failures < THRESHOLD) return 0;
+  return Math.min(2 ** Math.min(failures - THRESHOLD, 20), MAX_LOCK_SECS) * 1000;
+}
+
+export class Lockout {
+  private readonly recs = new Map<string, Rec>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly now: () => number = Date.now) {
+    this.timer = setInterval(() => this.sweep(), 60_000);
+    this.timer.unref();
+  }
+
+  /** Seconds the IP must still wait (0 = not locked). */
+  retryAfter(ip: string): number {
+    if (this.recs.size === 0) return 0;
+    const r = this.recs.get(ip);
+    if (r === undefined || r.failures < THRESHOLD) return 0;
+    const left = r.last + lockMs(r.failures) - this.now();
+    return left > 0 ? Math.ceil(left / 1000) : 0;
+  }
+
+  /** Records a failure; returns the lockout it starts in seconds (0 if none). */
+  failure(ip: string): { failures: number; lockedFor: number } {
+    const r = this.recs.get(ip);
+    const failures = (r?.failures ?? 0) + 1;
+    // delete + set keeps the map ordered by last failure, oldest first
+    this.recs.delete(ip);
+    this.recs.set(ip, { failures, last: this.now() });
+    if (this.recs.size > MAX_TRACKED) this.recs.delete(this.recs.keys().next().value!);
+    return { failures, lockedFor: lockMs(failures) / 1000 };
+  }
+
+  success(ip: string): void {
+    if (this.recs.size !== 0) this.recs.delete(ip);
+  }
+
+  private sweep(): void {
+    const cutoff = this.now() - FORGET_MS;
+    for (const [ip, r] of this.recs) {
+      if (r.last >= cutoff) break;
+      this.recs.delete(ip);
+    }
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+}

@@ -1,0 +1,128 @@
+// The public token API (credentials in the JSON body, as NORA and the seed
+// document show):
+//   POST /api/tokens         {username, password, role?, ttl_days?, description?} → {token, expires_in_days}
+//   POST /api/tokens/list    {username, password}                                   → {tokens: [...]}
+//   POST /api/tokens/revoke  {username, password, hash_prefix}                      → {revoked}
+// Errors are {"error": "..."}: 400 bad JSON, 401 bad credentials, 403 role not
+// allowed, 404 unknown prefix, 405 method, 413 body too big, 415 content type,
+// 422 a field (named in the message), 429 lockout, 503 auth disabled.
+import type { Context, Protocol } from '../protocol.js';
+import { HttpError } from '../protocol.js';
+import type { Req, Reply, Role } from '../http/types.js';
+import { ServiceError, type Caller, type TokenService } from './token-service.js';
+
+const BODY_LIMIT = 16 * 1024;
+const ROLES: readonly Role[] = ['read', 'write', 'admin'];
+const DEFAULT_ROLE: Role = 'read';
+const DEFAULT_TTL_DAYS = 30;
+const MAX_TTL_DAYS = 3650;
+
+type Body = Record<string, unknown>;
+type Action = (svc: TokenService, caller: Caller, body: Body, ip: string) => Promise<unknown>;
+
+function unprocessable(message: string): HttpError {
+  return new HttpError(422, 'UNPROCESSABLE', message);
+}
+
+function stringField(b: Body, name: string, max: number, required: true): string;
+function stringField(b: Body, name: string, max: number, required: false): string | null;
+function stringField(b: Body, name: string, max: number, required: boolean): string | null {
+  const v = b[name];
+  if (v === undefined || v === null) {
+    if (required) throw unprocessable(`${name}: required`);
+    return null;
+  }
+  if (typeof v !== 'string') throw unprocessable(`${name}: must be a string`);
+  if (v.length > max) throw unprocessable(`${name}: at most ${max} characters`);
+  return v;
+}
+
+function roleField(b: Body): Role {
+  const v = b.role;
+  if (v === undefined || v === null) return DEFAULT_ROLE;
+  if (typeof v !== 'string' || !ROLES.includes(v as Role)) throw unprocessable(`role: must be one of ${ROLES.join(', ')}`);
+  return v as Role;
+}
+
+function ttlField(b: Body): number {
+  const v = b.ttl_days;
+  if (v === undefined || v === null) return DEFAULT_TTL_DAYS;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_TTL_DAYS)
+    throw unprocessable(`ttl_days: must be a whole number of days from 1 to ${MAX_TTL_DAYS}`);
+  return v;
+}
+
+/** Each action validates its own fields before any credential is checked. */
+const ACTIONS: Record<string, { validate: (b: Body) => void; run: Action }> = {
+  '/api/tokens': {
+    validate: (b) => {
+      roleField(b);
+      ttlField(b);
+      stringField(b, 'description', 1000, false);
+    },
+    run: (svc, caller, b, ip) => svc.create(caller, roleField(b), ttlField(b), stringField(b, 'description', 1000, false), ip),
+  },
+  '/api/tokens/list': {
+    validate: () => {},
+    run: (svc, caller, _b, ip) => svc.list(caller, ip),
+  },
+  '/api/tokens/revoke': {
+    validate: (b) => void stringField(b, 'hash_prefix', 128, true),
+    run: (svc, caller, b, ip) => svc.revoke(caller, stringField(b, 'hash_prefix', 128, true), ip),
+  },
+};
+
+function isJson(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const media = contentType.split(';')[0]!.trim().toLowerCase();
+  return media === 'application/json' || (media.startsWith('application/') && media.endsWith('+json'));
+}
+
+async function readJson(req: Req): Promise<Body> {
+  if (!isJson(req.headers['content-type'])) {
+    throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json');
+  }
+  const text = (await req.readBody(BODY_LIMIT)).toString('utf8');
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (e) {
+    throw new HttpError(400, 'BAD_REQUEST', `request body is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw unprocessable('body: must be a JSON object');
+  return body as Body;
+}
+
+export function tokenApiProtocol(ctx: Context): Protocol {
+  return {
+    name: 'tokens',
+    matches: (p) => p === '/api/tokens' || p.startsWith('/api/tokens/'),
+    // Credentials travel in the body; the service checks them (with lockout).
+    access: () => 'public',
+    async handle(req: Req, reply: Reply) {
+      const action = ACTIONS[req.path];
+      if (!action) throw new HttpError(404, 'NOT_FOUND', 'not found');
+      if (req.method !== 'POST') {
+        reply.header('Allow', 'POST');
+        throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'method not allowed; use POST');
+      }
+      const svc = ctx.gate.tokens;
+      if (!svc) throw new HttpError(503, 'UNAVAILABLE', 'authentication is disabled (auth.enabled = false); API tokens are not available');
+      const body = await readJson(req);
+      const username = stringField(body, 'username', 256, true);
+      const password = stringField(body, 'password', 1024, true);
+      action.validate(body);
+      try {
+        const caller = await svc.login(username, password, req.clientIp);
+        req.identity = { user: caller.user, role: caller.role, via: caller.via };
+        reply.json(200, await action.run(svc, caller, body, req.clientIp));
+      } catch (e) {
+        if (e instanceof ServiceError) throw new HttpError(e.status, 'TOKEN_API', e.message, undefined, e.headers);
+        throw e;
+      }
+    },
+    error(reply, status, _code, message) {
+      reply.json(status, { error: message });
+    },
+  };
+}

@@ -1,0 +1,20 @@
+// API token format: "nra_" + 32 lowercase hex characters (128 random bits).
+// A token's id is the first 16 hex characters of its SHA-256: it names the
+// token's file (lookup without trying every stored hash) and is the
+// hash_prefix shown in listings, as in NORA.
+import { createHash, randomBytes } from 'node:crypto';
+
+export const TOKEN_RE = /^nra_[0-9a-f]{32}$/;
+export const TOKEN_ID_RE = /^[0-9a-f]{16}$/;
+
+export function newToken(): string {
+  return 'nra_' + randomBytes(16).toString('hex');
+}
+
+export function tokenSha256(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}
+
+export function tokenId(token: string): string {
+  return tokenSha256(token).toString('hex', 0, 8);
+}

@@ -1,0 +1,230 @@
+// API tokens on disk: one JSON file per token, <id>.json in token_storage,
+// in NORA's format (so an existing NORA token directory keeps working). Only
+// an Argon2id hash of the token is stored. Files are 0600 in a 0700 directory
+// and always replaced atomically; operations on one id are serialised so a
+// last_used flush can never resurrect a token that was just revoked.
+import { chmod, mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Role } from '../http/types.js';
+import { log } from '../log.js';
+import { fsyncDir } from '../storage/local.js';
+import { TEMP_SUFFIX, writeFileAtomic } from './atomic-file.js';
+import { TOKEN_ID_RE } from './token-format.js';
+
+const FLUSH_MS = 30_000;
+const FILE_RE = /^[0-9a-f]{16}\.json$/;
+const ROLES: readonly Role[] = ['read', 'write', 'admin'];
+
+export interface TokenRecord {
+  /** Argon2id PHC string (or a legacy unsalted SHA-256 hex from old NORA versions) */
+  token_hash: string;
+  user: string;
+  /** unix seconds */
+  created_at: number;
+  expires_at: number;
+  last_used: number | null;
+  description: string | null;
+  role: Role;
+}
+
+export interface StoredToken extends TokenRecord {
+  id: string;
+}
+
+/** The store could not be read (I/O error other than "missing", or a corrupt file). */
+export class TokenStoreError extends Error {}
+
+function serialize(r: TokenRecord): string {
+  const ordered: TokenRecord = {
+    token_hash: r.token_hash,
+    user: r.user,
+    created_at: r.created_at,
+    expires_at: r.expires_at,
+    last_used: r.last_used,
+    description: r.description,
+    role: r.role,
+  };
+  return JSON.stringify(ordered, null, 2);
+}
+
+function parseRecord(id: string, text: string): StoredToken {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new TokenStoreError(`token file ${id}.json is not valid JSON`);
+  }
+  const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+  if (
+    typeof o !== 'object' || o === null ||
+    typeof o.token_hash !== 'string' || typeof o.user !== 'string' ||
+    !num(o.created_at) || !num(o.expires_at) ||
+    !(o.last_used === null || o.last_used === undefined || num(o.last_used)) ||
+    !(o.description === null || o.description === undefined || typeof o.description === 'string') ||
+    !(o.role === undefined || ROLES.includes(o.role as Role))
+  ) {
+    throw new TokenStoreError(`token file ${id}.json has an unexpected shape`);
+  }
+  return {
+    id,
+    token_hash: o.token_hash,
+    user: o.user,
+    created_at: o.created_at as number,
+    expires_at: o.expires_at as number,
+    last_used: (o.last_used as number | null | undefined) ?? null,
+    description: (o.description as string | null | undefined) ?? null,
+    role: (o.role as Role | undefined) ?? 'read', // NORA: a missing role loads as read
+  };
+}
+
+export class TokenStore {
+  readonly dir: string;
+  /** Bumped on every removal: a verification that started before one is not cached. */
+  epoch = 0;
+  private readonly pending = new Map<string, number>();
+  private readonly locks = new Map<string, Promise<void>>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(dir: string) {
+    this.dir = resolve(dir);
+  }
+
+  /** Creates the directory (0700) and removes temp files a crash left behind. */
+  async init(): Promise<void> {
+    try {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await chmod(this.dir, 0o700);
+      for (const name of await readdir(this.dir)) {
+        if (name.endsWith(TEMP_SUFFIX)) await unlink(join(this.dir, name)).catch(() => {});
+      }
+    } catch (e) {
+      throw new Error(`token directory ${this.dir} cannot be used (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); set auth.token_storage / NORA_AUTH_TOKEN_STORAGE`);
+    }
+    this.timer = setInterval(() => void this.flush(), FLUSH_MS);
+    this.timer.unref();
+  }
+
+  private async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id);
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = prev ? prev.then(() => mine) : mine;
+    this.locks.set(id, tail);
+    if (prev) await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    }
+  }
+
+  /** The token with this id, or null if there is none; throws TokenStoreError if it cannot be read. */
+  async read(id: string): Promise<StoredToken | null> {
+    if (!TOKEN_ID_RE.test(id)) return null;
+    let text: string;
+    try {
+      text = await readFile(join(this.dir, `${id}.json`), 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return null;
+      throw new TokenStoreError(`token file ${id}.json cannot be read (${code ?? e})`);
+    }
+    const rec = parseRecord(id, text);
+    const queued = this.pending.get(id);
+    if (queued !== undefined && (rec.last_used === null || queued > rec.last_used)) rec.last_used = queued;
+    return rec;
+  }
+
+  /** Writes a new token file; false if the id is already taken. */
+  async create(id: string, rec: TokenRecord): Promise<boolean> {
+    return this.withLock(id, async () => {
+      if ((await this.read(id)) !== null) return false;
+      await writeFileAtomic(this.dir, `${id}.json`, serialize(rec));
+      return true;
+    });
+  }
+
+  /** Rewrites an existing token (legacy hash migration). */
+  async replace(id: string, rec: TokenRecord): Promise<void> {
+    await this.withLock(id, async () => {
+      if ((await this.read(id)) === null) return;
+      await writeFileAtomic(this.dir, `${id}.json`, serialize(rec));
+    });
+  }
+
+  /** Every readable token, newest first; unreadable files are skipped with a warning. */
+  async list(): Promise<StoredToken[]> {
+    const names = (await readdir(this.dir)).filter((n) => FILE_RE.test(n));
+    const out: StoredToken[] = [];
+    const BATCH = 16;
+    for (let i = 0; i < names.length; i += BATCH) {
+      const recs = await Promise.all(
+        names.slice(i, i + BATCH).map(async (n) => {
+          try {
+            return await this.read(n.slice(0, 16));
+          } catch (e) {
+            log.warn('token file skipped', { file: n, error: (e as Error).message });
+            return null;
+          }
+        }),
+      );
+      for (const r of recs) if (r) out.push(r);
+    }
+    out.sort((a, b) => b.created_at - a.created_at || a.id.localeCompare(b.id));
+    return out;
+  }
+
+  /** Deletes a token; false if it did not exist. */
+  async remove(id: string): Promise<boolean> {
+    if (!TOKEN_ID_RE.test(id)) return false;
+    return this.withLock(id, async () => {
+      this.epoch++;
+      this.pending.delete(id);
+      try {
+        await unlink(join(this.dir, `${id}.json`));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw e;
+      }
+      await fsyncDir(this.dir);
+      return true;
+    });
+  }
+
+  /** Queues a last_used update; written by the periodic flush. */
+  touch(id: string): void {
+    this.pending.set(id, Math.floor(Date.now() / 1000));
+  }
+
+  /** Writes queued last_used values (each file replaced atomically). */
+  async flush(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const batch = [...this.pending];
+    this.pending.clear();
+    for (const [id, when] of batch) {
+      try {
+        await this.withLock(id, async () => {
+          let text: string;
+          try {
+            text = await readFile(join(this.dir, `${id}.json`), 'utf8');
+          } catch {
+            return; // revoked meanwhile
+          }
+          const rec = parseRecord(id, text);
+          if (rec.last_used !== null && rec.last_used >= when) return;
+          rec.last_used = when;
+          await writeFileAtomic(this.dir, `${id}.json`, serialize(rec));
+        });
+      } catch (e) {
+        log.warn('token last_used not written', { token_prefix: id, error: (e as Error).message });
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.flush();
+  }
+}
