@@ -23,9 +23,10 @@ export function parseRange(header: string | undefined, size: number): RangeResul
     return { kind: 'ok', start: Math.max(0, size - suffix), end: size - 1 };
   }
   const start = Number(a);
+  // Checked first: "bytes=<beyond the end>-" is unsatisfiable, not malformed.
+  if (start >= size) return { kind: 'unsatisfiable' };
   let end = b === '' ? size - 1 : Number(b);
   if (end < start) return { kind: 'none' };
-  if (start >= size) return { kind: 'unsatisfiable' };
   if (end >= size) end = size - 1;
   return { kind: 'ok', start, end };
 }

@@ -46,8 +46,13 @@ export class BodyTooLarge extends Error {
   }
 }
 
+/** What sendFile reads from: a FileHandle or a storage ObjectReader. */
+export interface PositionalReader {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
+
 export interface FileSlice {
-  handle: FileHandle;
+  handle: FileHandle | PositionalReader;
   /** first byte offset in the file */
   start: number;
   /** number of bytes to send */
