@@ -77,13 +77,6 @@ const steps: Step[] = [
   },
   { name: 'upload status', method: 'GET', path: (s) => loc(s, 'up'), expectHeaders: ['range', 'docker-upload-uuid'] },
   {
-    name: 'patch out of order',
-    method: 'PATCH',
-    path: (s) => loc(s, 'up'),
-    body: layer.subarray(40_000, 50_000),
-    headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': '40000-49999' },
-  },
-  {
     name: 'finish upload with the rest',
     method: 'PUT',
     path: (s) => withDigest(loc(s, 'up'), layerDigest),
@@ -138,6 +131,13 @@ const steps: Step[] = [
     expectHeaders: ['location', 'docker-upload-uuid'],
     after: (s, r) => (s.vars.up2 = r.headers.get('location')!),
   },
+  {
+    name: 'patch out of order',
+    method: 'PATCH',
+    path: (s) => loc(s, 'up2'),
+    body: layer.subarray(40_000, 50_000),
+    headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': '40000-49999' },
+  },
   { name: 'cancel upload', method: 'DELETE', path: (s) => loc(s, 'up2') },
   { name: 'status of cancelled upload', method: 'GET', path: (s) => loc(s, 'up2') },
   {
@@ -171,7 +171,9 @@ function errorCode(r: Res): string | undefined {
 }
 
 // Where nora-ts deliberately differs from distribution 2.8, and why.
-const KNOWN: Record<string, string> = {};
+const KNOWN: Record<string, string> = {
+  'patch out of order': 'OCI 1.1 requires 416 for a chunk that does not start at the current offset; distribution 2.8 appends it anyway',
+};
 
 t.test('nora-ts and distribution agree on a full push/pull/delete sequence', async (t) => {
   const dir = await tempDir();
