@@ -23,5 +23,9 @@ export async function createRegistry(config: Config): Promise<Registry> {
   const protocols = [systemProtocol(ctx)];
   for (const make of protocolFactories) protocols.push(await make(ctx));
   const server = await startServer(ctx, protocols);
+  // With port 0 the real port is known only now; links must name it.
+  if (!config.server.public_url && config.server.port === 0) {
+    ctx.baseUrl = publicUrl({ ...config, server: { ...config.server, port: server.port } });
+  }
   return { ctx, port: server.port, close: (t?: number) => server.close(t) };
 }

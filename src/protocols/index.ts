@@ -2,5 +2,6 @@
 import type { Context, Protocol } from '../main/protocol.js';
 import { tokenApiProtocol } from '../main/auth/token-api.js';
 import { dockerProtocol } from './docker/index.js';
+import { npmProtocol } from './npm/index.js';
 
-export const protocolFactories: ((ctx: Context) => Promise<Protocol> | Protocol)[] = [tokenApiProtocol, dockerProtocol];
+export const protocolFactories: ((ctx: Context) => Promise<Protocol> | Protocol)[] = [tokenApiProtocol, dockerProtocol, npmProtocol];
