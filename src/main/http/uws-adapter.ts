@@ -20,21 +20,42 @@ class UwsRequest implements Req {
   clientIp: string;
   identity: Identity | null = null;
   format = 'other';
-  readonly query: URLSearchParams;
   bodyDone = false;
   bytesIn = 0;
+  /** set by adapt() when the request carries a body */
+  stream: Readable | null = null;
+  private q: URLSearchParams | null = null;
+  private abort: AbortController | null = null;
+  aborted = false;
   constructor(
     readonly method: string,
     readonly path: string,
     readonly rawQuery: string,
     readonly headers: Record<string, string>,
     readonly ip: string,
-    readonly body: Readable,
     readonly contentLength: number | null,
-    readonly signal: AbortSignal,
   ) {
     this.clientIp = ip;
-    this.query = new URLSearchParams(rawQuery);
+  }
+  // query, signal and an empty body are built only when a handler asks: most
+  // requests (manifest and blob GETs) never do, and each costs allocations.
+  get query(): URLSearchParams {
+    return (this.q ??= new URLSearchParams(this.rawQuery));
+  }
+  get signal(): AbortSignal {
+    if (!this.abort) {
+      this.abort = new AbortController();
+      if (this.aborted) this.abort.abort();
+    }
+    return this.abort.signal;
+  }
+  get body(): Readable {
+    return (this.stream ??= Readable.from([]));
+  }
+  markAborted(): void {
+    this.aborted = true;
+    this.abort?.abort();
+    if (!this.bodyDone) this.stream?.destroy(new Error('client aborted'));
   }
   async readBody(limit: number): Promise<Buffer> {
     if (this.contentLength !== null && this.contentLength > limit) throw new BodyTooLarge(limit);
@@ -199,8 +220,17 @@ export function adapt(res: HttpResponse, r: HttpRequest): Exchange {
   const ip = decoder.decode(res.getRemoteAddressAsText());
   const cl = headers['content-length'];
   const contentLength = cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : null;
-  const abort = new AbortController();
-
+  const req = new UwsRequest(method, path, rawQuery, headers, ip, contentLength);
+  const reply = new UwsReply(res, req);
+  res.onAborted(() => {
+    reply.markAborted();
+    req.markAborted();
+  });
+  // No Content-Length and no chunked encoding means no body (RFC 9112 6.3).
+  if (contentLength === 0 || (contentLength === null && headers['transfer-encoding'] === undefined)) {
+    req.bodyDone = true;
+    return { req, reply };
+  }
   let paused = false;
   const body = new Readable({
     highWaterMark: BODY_HIGH_WATER,
@@ -211,21 +241,8 @@ export function adapt(res: HttpResponse, r: HttpRequest): Exchange {
       }
     },
   });
-  const req = new UwsRequest(method, path, rawQuery, headers, ip, body, contentLength, abort.signal);
-  const reply = new UwsReply(res, req);
-
-  res.onAborted(() => {
-    reply.markAborted();
-    abort.abort();
-    if (!req.bodyDone) body.destroy(new Error('client aborted'));
-  });
-  // No Content-Length and no chunked encoding means no body (RFC 9112 6.3).
-  if (contentLength === 0 || (contentLength === null && headers['transfer-encoding'] === undefined)) {
-    req.bodyDone = true;
-    body.push(null);
-  }
+  req.stream = body;
   res.onData((ab, isLast) => {
-    if (req.bodyDone) return;
     if (ab.byteLength > 0) {
       // uWS neuters the ArrayBuffer on return: copy it.
       const chunk = Buffer.copyBytesFrom(new Uint8Array(ab));
