@@ -3,5 +3,6 @@ import type { Context, Protocol } from '../main/protocol.js';
 import { tokenApiProtocol } from '../main/auth/token-api.js';
 import { dockerProtocol } from './docker/index.js';
 import { npmProtocol } from './npm/index.js';
+import { pypiProtocol } from './pypi/index.js';
 
-export const protocolFactories: ((ctx: Context) => Promise<Protocol> | Protocol)[] = [tokenApiProtocol, dockerProtocol, npmProtocol];
+export const protocolFactories: ((ctx: Context) => Promise<Protocol> | Protocol)[] = [tokenApiProtocol, dockerProtocol, npmProtocol, pypiProtocol];

@@ -1,0 +1,62 @@
+// PyPI, hosted: the simple index under /simple/ (pip), uploads by twine's
+// legacy API at /simple/ (as NORA), /pypi/ and /legacy/, file downloads at
+// /simple/<project>/<file>. This file routes and decides access.
+import type { Access, Context, Protocol } from '../../main/protocol.js';
+import type { Reply, Req } from '../../main/http/types.js';
+import { pypiError, renderPypiError } from './errors.js';
+import { PypiStore } from './store.js';
+import { createUpload } from './upload.js';
+import { createSimpleIndex } from './simple-index.js';
+import { createFiles } from './files.js';
+import { createYank } from './yank.js';
+
+const PREFIXES = ['/simple', '/pypi', '/legacy'];
+const UPLOAD_PATHS = new Set(PREFIXES.flatMap((p) => [p, `${p}/`]));
+
+const isRead = (m: string) => m === 'GET' || m === 'HEAD';
+
+function decodeSegments(path: string): string[] | null {
+  try {
+    return path.split('/').map(decodeURIComponent);
+  } catch {
+    return null;
+  }
+}
+
+export function pypiProtocol(ctx: Context): Protocol {
+  const store = new PypiStore(ctx);
+  const upload = createUpload(ctx, store);
+  const index = createSimpleIndex(ctx, store);
+  const files = createFiles(ctx, store);
+  const yank = createYank(store);
+
+  async function handle(req: Req, reply: Reply): Promise<void> {
+    const path = req.path;
+    if (UPLOAD_PATHS.has(path) && req.method === 'POST') return upload.handle(req, reply);
+    const segs = decodeSegments(path);
+    if (!segs) throw pypiError(400, 'malformed percent-encoding in path');
+    // segs[0] is '' (leading slash), segs[1] the prefix
+    if (segs[1] === 'pypi' && segs.length === 5 && (segs[4] === 'yank' || segs[4] === 'unyank'))
+      return yank.handle(req, reply, segs[2]!, segs[3]!, segs[4] === 'yank');
+    if (segs[1] !== 'simple') throw pypiError(404, 'not found');
+    if (!isRead(req.method)) throw pypiError(405, 'method not allowed', { Allow: 'GET, HEAD' });
+    if (path === '/simple') {
+      reply.status(301).header('Location', `${ctx.baseUrl}/simple/`).send();
+      return;
+    }
+    if (path === '/simple/') return index.list(req, reply);
+    const rest = segs.slice(2);
+    if (rest.length === 1) return index.project(req, reply, rest[0]!, false);
+    if (rest.length === 2 && rest[1] === '') return index.project(req, reply, rest[0]!, true);
+    if (rest.length === 2) return files.get(req, reply, rest[0]!, rest[1]!);
+    throw pypiError(404, 'not found');
+  }
+
+  return {
+    name: 'pypi',
+    matches: (p) => PREFIXES.some((x) => p === x || p.startsWith(`${x}/`)),
+    access: (req): Access => (isRead(req.method) ? 'read' : 'write'),
+    handle,
+    error: renderPypiError,
+  };
+}

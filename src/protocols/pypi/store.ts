@@ -1,0 +1,87 @@
+// Hosted project state: one small JSON document per project at
+// pypi/<normalized>/project.json, written atomically under a per-project lock.
+// Distribution files and extracted wheel METADATA are blobs in the shared
+// content-addressed store, keyed by sha256 (the hash the simple index
+// publishes), so a stored file always matches the digest clients verify.
+import type { Context } from '../../main/protocol.js';
+import { KeyedLock } from '../../main/keyed-lock.js';
+import { log } from '../../main/log.js';
+import { pypiError } from './errors.js';
+import { isNormalized } from './normalize.js';
+
+export interface FileRecord {
+  version: string;
+  /** hex digests of the file */
+  sha256: string;
+  md5?: string;
+  blake2_256?: string;
+  size: number;
+  /** ISO time of upload */
+  uploaded: string;
+  requires_python?: string;
+  /** the wheel's METADATA, stored as its own blob (PEP 658) */
+  metadata?: { sha256: string; size: number };
+  /** PEP 592: false, or the reason (possibly empty) */
+  yanked: false | string;
+}
+
+export interface ProjectState {
+  /** display name as first uploaded */
+  name: string;
+  normalized: string;
+  files: Record<string, FileRecord>;
+}
+
+const key = (norm: string) => `pypi/${norm}/project.json`;
+
+type Listener = (norm: string, state: ProjectState) => void;
+
+export class PypiStore {
+  private readonly lock = new KeyedLock();
+  private readonly listeners: Listener[] = [];
+
+  constructor(private readonly ctx: Context) {}
+
+  onChange(l: Listener): void {
+    this.listeners.push(l);
+  }
+
+  async read(norm: string): Promise<ProjectState | null> {
+    if (!isNormalized(norm)) return null;
+    const buf = await this.ctx.storage.readSmall(key(norm));
+    if (!buf) return null;
+    try {
+      const s = JSON.parse(buf.toString('utf8')) as ProjectState;
+      if (s.normalized !== norm || typeof s.files !== 'object') throw new Error('unexpected shape');
+      return s;
+    } catch (e) {
+      // Never overwrite what cannot be read: report it instead.
+      log.error('pypi: corrupt project metadata', { project: norm, error: String(e) });
+      throw pypiError(500, `stored metadata of ${norm} is unreadable`);
+    }
+  }
+
+  /** Runs `fn` under the project's lock; a returned state is written, undefined leaves it. */
+  async update<T>(norm: string, fn: (s: ProjectState | null) => Promise<{ state?: ProjectState; result: T }>): Promise<T> {
+    return this.lock.run(norm, async () => {
+      const { state, result } = await fn(await this.read(norm));
+      if (state) {
+        await this.ctx.storage.writeAtomic(key(norm), JSON.stringify(state));
+        for (const l of this.listeners) l(norm, state);
+      }
+      return result;
+    });
+  }
+
+  /** Normalised names of every hosted project. */
+  async projects(): Promise<string[]> {
+    const out: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.ctx.storage.list('pypi', { dirsOnly: true, after, limit: 1000 });
+      out.push(...page.names.filter(isNormalized));
+      if (!page.more) return out;
+      after = page.names[page.names.length - 1];
+    }
+  }
+}

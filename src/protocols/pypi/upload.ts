@@ -1,0 +1,221 @@
+// twine's legacy upload API: a multipart POST with `:action=file_upload`,
+// `name`, `version`, the file in `content` and its digests. The file streams to
+// a temp file while sha256/md5 (and BLAKE2b-256 when announced) are computed;
+// only after every check passes is it moved into the blob store and recorded.
+// A file name, once stored, is immutable (409, which `twine --skip-existing`
+// understands).
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import type { Context } from '../../main/protocol.js';
+import { BodyTooLarge, type Reply, type Req } from '../../main/http/types.js';
+import { blobKey } from '../../main/storage/blobs.js';
+import { parseDigest } from '../../main/digest.js';
+import { pypiError } from './errors.js';
+import { boundaryOf, MultipartError, parseMultipart, type PartSink } from './multipart.js';
+import { belongsTo, filenameProblem, isValidProject, normalize } from './normalize.js';
+import { Blake2b } from './blake2b.js';
+import { wheelMetadata, WheelError } from './metadata.js';
+import type { FileRecord, PypiStore } from './store.js';
+
+/** All text fields together (a long description is the big one). */
+const FIELD_LIMIT = 16 * 1024 * 1024;
+const VERSION = /^[A-Za-z0-9][A-Za-z0-9.+!_-]{0,127}$/;
+
+/** The uploaded distribution, on its way to a temp file. */
+class UploadFile implements PartSink {
+  readonly sha256: Hash = createHash('sha256');
+  readonly md5: Hash = createHash('md5');
+  blake: Blake2b | null;
+  size = 0;
+  private closed = false;
+
+  private constructor(readonly path: string, private readonly fh: FileHandle, withBlake: boolean) {
+    this.blake = withBlake ? new Blake2b(32) : null;
+  }
+
+  static async create(ctx: Context, withBlake: boolean): Promise<UploadFile> {
+    const path = ctx.storage.tempPath('pypi');
+    return new UploadFile(path, await open(path, 'wx', 0o644), withBlake);
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    this.size += chunk.length;
+    this.sha256.update(chunk);
+    this.md5.update(chunk);
+    this.blake?.update(chunk);
+    let off = 0;
+    while (off < chunk.length) off += (await this.fh.write(chunk, off, chunk.length - off)).bytesWritten;
+  }
+
+  async end(): Promise<void> {
+    await this.fh.sync();
+    await this.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.fh.close();
+  }
+
+  async discard(): Promise<void> {
+    await this.close().catch(() => {});
+    await unlink(this.path).catch(() => {});
+  }
+}
+
+/** Counts request body bytes against the configured body limit. */
+async function* limited(body: Readable, limit: number): AsyncGenerator<Buffer> {
+  let n = 0;
+  for await (const chunk of body) {
+    n += (chunk as Buffer).length;
+    if (n > limit) throw new BodyTooLarge(limit);
+    yield chunk as Buffer;
+  }
+}
+
+function checkHex(field: string, value: string | undefined, length: number): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const v = value.trim().toLowerCase();
+  if (v.length !== length || !/^[0-9a-f]+$/.test(v)) throw pypiError(400, `${field} must be ${length} hex digits`);
+  return v;
+}
+
+async function blake2OfFile(path: string): Promise<string> {
+  const h = new Blake2b(32);
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest().toString('hex');
+}
+
+export function createUpload(ctx: Context, store: PypiStore) {
+  const limit = ctx.config.server.body_limit_mb * 1024 * 1024;
+
+  return {
+    async handle(req: Req, reply: Reply): Promise<void> {
+      const boundary = boundaryOf(req.headers['content-type']);
+      if (!boundary) throw pypiError(400, 'upload must be multipart/form-data with a boundary');
+      if (req.contentLength !== null && req.contentLength > limit) throw new BodyTooLarge(limit);
+
+      const fields = new Map<string, string>();
+      let fieldBytes = 0;
+      let file: UploadFile | null = null;
+      let filename: string | null = null;
+      let committed = false;
+      const field = (k: string) => fields.get(k);
+
+      try {
+        await parseMultipart(
+          limited(req.body, limit),
+          boundary,
+          async (info) => {
+            if (info.name === 'content' && info.filename !== null) {
+              if (file) throw pypiError(400, 'more than one file in the content field');
+              const problem = filenameProblem(info.filename);
+              if (problem) throw pypiError(400, `invalid file name ${JSON.stringify(info.filename)}: ${problem}`);
+              filename = info.filename;
+              const name = field('name');
+              if (name && isValidProject(name)) {
+                // Refuse a duplicate before receiving its bytes.
+                const s = await store.read(normalize(name));
+                if (s?.files[filename]) throw pypiError(409, `File already exists: ${filename}`);
+              }
+              file = await UploadFile.create(ctx, fields.has('blake2_256_digest'));
+              return file;
+            }
+            if (info.filename !== null) return { write() {}, end() {} }; // e.g. gpg_signature: not kept
+            const parts: Buffer[] = [];
+            return {
+              write(chunk: Buffer) {
+                fieldBytes += chunk.length;
+                if (fieldBytes > FIELD_LIMIT) throw pypiError(413, 'form fields too large');
+                parts.push(Buffer.from(chunk));
+              },
+              end() {
+                // Repeated fields (classifiers, ...) are not needed here; the first value is kept.
+                if (!fields.has(info.name)) fields.set(info.name, Buffer.concat(parts).toString('utf8'));
+              },
+            };
+          },
+          { maxHeaderBytes: 16 * 1024, maxParts: 10_000 },
+        );
+      } catch (e) {
+        await (file as UploadFile | null)?.discard();
+        if (e instanceof MultipartError) throw pypiError(400, `malformed multipart body: ${e.message}`);
+        throw e;
+      }
+
+      const upload = file as UploadFile | null;
+      try {
+        const action = field(':action');
+        if (action !== 'file_upload') throw pypiError(400, `unsupported :action ${JSON.stringify(action ?? '')}; expected file_upload`);
+        const name = field('name')?.trim() ?? '';
+        if (!isValidProject(name)) throw pypiError(400, `invalid project name ${JSON.stringify(name)}`);
+        const version = field('version')?.trim() ?? '';
+        if (!VERSION.test(version)) throw pypiError(400, `invalid version ${JSON.stringify(version)}`);
+        if (!upload || filename === null) throw pypiError(400, 'no file in the content field');
+        const fname: string = filename;
+        const norm = normalize(name);
+        if (!belongsTo(fname, norm, version)) throw pypiError(400, `${fname} is not a distribution of ${name} ${version}`);
+
+        const sha256 = upload.sha256.digest('hex');
+        const md5 = upload.md5.digest('hex');
+        const wantSha = checkHex('sha256_digest', field('sha256_digest'), 64);
+        const wantMd5 = checkHex('md5_digest', field('md5_digest'), 32);
+        const wantBlake = checkHex('blake2_256_digest', field('blake2_256_digest'), 64);
+        if (wantSha && wantSha !== sha256) throw pypiError(400, `sha256_digest does not match the uploaded ${fname}`);
+        if (wantMd5 && wantMd5 !== md5) throw pypiError(400, `md5_digest does not match the uploaded ${fname}`);
+        let blake: string | undefined;
+        if (wantBlake) {
+          blake = upload.blake ? upload.blake.digest().toString('hex') : await blake2OfFile(upload.path);
+          if (blake !== wantBlake) throw pypiError(400, `blake2_256_digest does not match the uploaded ${fname}`);
+        }
+        if (upload.size === 0) throw pypiError(400, `${fname} is empty`);
+
+        let metadata: { data: Buffer; requiresPython: string | null } | null = null;
+        if (fname.toLowerCase().endsWith('.whl')) {
+          try {
+            metadata = await wheelMetadata(upload.path, norm);
+          } catch (e) {
+            if (e instanceof WheelError) throw pypiError(400, `invalid wheel ${fname}: ${e.message}`);
+            throw e;
+          }
+        }
+
+        // Content-addressed: bytes go in first; the record that names them is written last.
+        const digest = parseDigest(`sha256:${sha256}`)!;
+        if (await ctx.storage.stat(blobKey(digest))) await upload.discard();
+        else await ctx.storage.commitTemp(upload.path, blobKey(digest));
+        committed = true;
+        let metaRecord: FileRecord['metadata'];
+        if (metadata) {
+          const mhex = createHash('sha256').update(metadata.data).digest('hex');
+          await ctx.blobs.putBuffer(metadata.data, parseDigest(`sha256:${mhex}`)!);
+          metaRecord = { sha256: mhex, size: metadata.data.length };
+        }
+        const requiresPython = field('requires_python')?.trim() || metadata?.requiresPython || undefined;
+        const record: FileRecord = {
+          version,
+          sha256,
+          md5,
+          ...(blake ? { blake2_256: blake } : {}),
+          size: upload.size,
+          uploaded: new Date().toISOString(),
+          ...(requiresPython ? { requires_python: requiresPython } : {}),
+          ...(metaRecord ? { metadata: metaRecord } : {}),
+          yanked: false,
+        };
+        await store.update(norm, async (cur) => {
+          if (cur?.files[fname]) throw pypiError(409, `File already exists: ${fname}`);
+          const state = cur ? structuredClone(cur) : { name, normalized: norm, files: {} };
+          state.files[fname] = record;
+          return { state, result: undefined };
+        });
+        reply.status(200).header('Content-Type', 'text/plain; charset=utf-8').send('OK\n');
+      } finally {
+        if (!committed) await upload?.discard();
+      }
+    },
+  };
+}
