@@ -4,6 +4,8 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { startRegistry } from './helpers/registry.js';
 
 function tarball(seed: string, size = 64): Buffer {
@@ -154,9 +156,12 @@ t.test('refused publishes leave stored state untouched', async (t) => {
   t.teardown(() => r.close());
   const put = (path: string, body: unknown, type = 'application/json') =>
     fetch(`${r.url}/npm/${path}`, { method: 'PUT', headers: { 'content-type': type }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  // The package document plus every stored file (blobs included) and leftover temp files.
   const state = async () => {
     const res = await fetch(`${r.url}/npm/pkg`);
-    return `${res.status} ${await res.text()}`;
+    const root = join(r.dir, 'storage');
+    const files = (await readdir(root, { recursive: true })).map(String).sort();
+    return `${res.status} ${await res.text()} ${files.join(',')} tmp:${(await readdir(join(root, 'tmp'))).length}`;
   };
   t.equal((await put('pkg', publishDoc('pkg', '1.0.0', tarball('one')))).status, 201);
   const stored = await state();
@@ -185,6 +190,9 @@ t.test('refused publishes leave stored state untouched', async (t) => {
     t.equal(await state(), stored, `${what}: package unchanged`);
   }
   t.equal((await fetch(`${r.url}/npm/pkg/-/pkg-2.0.0.tgz`)).status, 404);
+  const dup = await put('pkg', publishDoc('pkg', '1.0.0', tarball('different bytes')));
+  t.equal(dup.status, 409);
+  t.equal(await state(), stored, 'republish: no new blob, package unchanged');
 
   // Above body_limit_mb (1 MiB): refused before anything is stored.
   const big = gzipSync(Buffer.from(Array.from({ length: 1200 * 1024 }, (_, i) => (i * 7919) % 251)), { level: 0 });
@@ -195,6 +203,7 @@ t.test('refused publishes leave stored state untouched', async (t) => {
   const newPkg = await put('fresh', publishDoc('fresh', '1.0.0', big));
   t.equal(newPkg.status, 413);
   t.equal((await fetch(`${r.url}/npm/fresh`)).status, 404, 'oversized publish of a new package creates nothing');
+  t.equal(await state(), stored);
 
   // Invalid names.
   t.equal((await put('Bad..Name', publishDoc('Bad..Name', '1.0.0', data))).status, 400);

@@ -93,13 +93,14 @@ export function createPublish(ctx: Context, store: NpmStore) {
       const early = conflicts(await store.read(name.full), incoming);
       if (early) throw npmError(409, early);
 
-      for (const i of incoming) {
-        await ctx.blobs.put(Readable.from([i.data]), { algorithm: 'sha512', hex: i.digests.sha512, value: `sha512:${i.digests.sha512}` });
-      }
       const user = req.identity?.user ?? 'anonymous';
       const rev = await store.update(name.full, async (cur) => {
         const late = conflicts(cur, incoming);
         if (late) throw npmError(409, late);
+        // Stored only once nothing can refuse the publish, so a refusal leaves no stray blob.
+        for (const i of incoming) {
+          await ctx.blobs.put(Readable.from([i.data]), { algorithm: 'sha512', hex: i.digests.sha512, value: `sha512:${i.digests.sha512}` });
+        }
         const now = new Date().toISOString();
         const s = cur ? structuredClone(cur) : emptyState(name.full, now);
         for (const i of incoming) {
