@@ -100,11 +100,10 @@ export class Authenticator {
   }
 
   private mac(cred: Credential): Buffer {
-    const h = createHmac('sha256', this.key);
     // A token authenticates by itself: whatever user name accompanies it shares the entry.
-    if (cred.kind === 'token') h.update('t\0');
-    else h.update('p\0').update(cred.user).update('\0');
-    return h.update(cred.secret).digest();
+    // The user's length keeps (user, password) pairs unambiguous whatever they contain.
+    const text = cred.kind === 'token' ? `t:${cred.secret}` : `p${cred.user.length}:${cred.user}${cred.secret}`;
+    return createHmac('sha256', this.key).update(text).digest();
   }
 
   private async slow(cred: Credential, mac: Buffer, k: string, ip: string): Promise<Verified | AuthFailure> {
