@@ -26,7 +26,9 @@ export function parseRange(header: string | undefined, size: number): RangeResul
   // Checked first: "bytes=<beyond the end>-" is unsatisfiable, not malformed.
   if (start >= size) return { kind: 'unsatisfiable' };
   let end = b === '' ? size - 1 : Number(b);
-  if (end < start) return { kind: 'none' };
+  // "bytes=500-0" is invalid; RFC 9110 lets us ignore or refuse it, and the OCI
+  // conformance suite expects refusal.
+  if (end < start) return { kind: 'unsatisfiable' };
   if (end >= size) end = size - 1;
   return { kind: 'ok', start, end };
 }
