@@ -3,13 +3,20 @@
 // counted. Shutdown stops accepting, waits for in-flight requests, then flushes.
 import uws from 'uWebSockets.js';
 import type { us_listen_socket } from 'uWebSockets.js';
-import { adapt, type UwsReply } from './http/uws-adapter.js';
+import { adapt, closeConnectionsAfterResponses, type UwsReply } from './http/uws-adapter.js';
 import type { Req } from './http/types.js';
 import { BodyTooLarge } from './http/types.js';
 import { HttpError, type Context, type Protocol } from './protocol.js';
 import { InvalidKey } from './storage/keys.js';
 import { log } from './log.js';
 import { inc, gauge } from './metrics.js';
+
+/**
+ * Largest total of header names and values answered normally. uWebSockets.js
+ * itself drops connections past roughly 128 KiB without a word; below that,
+ * an oversized request gets a clear 431 instead of being processed.
+ */
+export const MAX_HEADER_BYTES = 64 * 1024;
 
 export interface ServerHandle {
   readonly port: number;
@@ -73,6 +80,7 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
     port,
     async close(timeoutMs = ctx.config.server.shutdown_timeout_secs * 1000) {
       uws.us_listen_socket_close(listenSocket);
+      closeConnectionsAfterResponses();
       if (inFlight > 0) {
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, timeoutMs);
@@ -92,6 +100,9 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
 async function dispatch(ctx: Context, protocol: Protocol | undefined, req: Req, reply: UwsReply): Promise<void> {
   const renderer = protocol ?? plainProtocol;
   try {
+    if ((req as unknown as { headerBytes: number }).headerBytes > MAX_HEADER_BYTES) {
+      throw new HttpError(431, 'HEADERS_TOO_LARGE', `request headers exceed ${MAX_HEADER_BYTES} bytes`);
+    }
     if (req.path.includes('\0') || /%00/i.test(req.path)) {
       throw new HttpError(400, 'BAD_REQUEST', 'NUL byte in path');
     }

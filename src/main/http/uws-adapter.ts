@@ -9,6 +9,11 @@ import { BodyTooLarge, type FileSlice, type Identity, type Reply, type Req } fro
 import { acquireBuffer, releaseBuffer } from './buffer-pool.js';
 
 const decoder = new TextDecoder();
+/** Set at shutdown: every response then closes its connection, so keep-alive clients move on. */
+let closingConnections = false;
+export function closeConnectionsAfterResponses(): void {
+  closingConnections = true;
+}
 const BODY_HIGH_WATER = 1 << 20;
 
 export interface Exchange {
@@ -22,6 +27,8 @@ class UwsRequest implements Req {
   format = 'other';
   bodyDone = false;
   bytesIn = 0;
+  /** total length of header names and values (the server caps it) */
+  headerBytes = 0;
   /** set by adapt() when the request carries a body */
   stream: Readable | null = null;
   private q: URLSearchParams | null = null;
@@ -120,7 +127,7 @@ export class UwsReply implements Reply {
 
   /** If the client's body was not read, the connection cannot be reused safely. */
   private mustClose(): boolean {
-    return !this.req.bodyDone;
+    return closingConnections || !this.req.bodyDone;
   }
 
   send(body?: string | Buffer): void {
@@ -214,13 +221,16 @@ export function adapt(res: HttpResponse, r: HttpRequest): Exchange {
   const path = r.getUrl();
   const rawQuery = r.getQuery() ?? '';
   const headers: Record<string, string> = {};
+  let headerBytes = 0;
   r.forEach((k, v) => {
+    headerBytes += k.length + v.length;
     headers[k] = headers[k] === undefined ? v : `${headers[k]}, ${v}`;
   });
   const ip = decoder.decode(res.getRemoteAddressAsText());
   const cl = headers['content-length'];
   const contentLength = cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : null;
   const req = new UwsRequest(method, path, rawQuery, headers, ip, contentLength);
+  req.headerBytes = headerBytes;
   const reply = new UwsReply(res, req);
   res.onAborted(() => {
     reply.markAborted();
