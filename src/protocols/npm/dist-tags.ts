@@ -41,7 +41,7 @@ export function createDistTags(_ctx: Context, store: NpmStore) {
     const out: Record<string, string> = {};
     for (const [tag, v] of Object.entries(tags)) {
       checkTag(tag);
-      if (typeof v !== 'string' || !s.versions[v]) throw npmError(404, `version ${String(v)} of ${s.name} not found (tag ${tag})`);
+      if (typeof v !== 'string' || !Object.hasOwn(s.versions, v)) throw npmError(404, `version ${String(v)} of ${s.name} not found (tag ${tag})`);
       out[tag] = v;
     }
     return out;
@@ -80,7 +80,7 @@ export function createDistTags(_ctx: Context, store: NpmStore) {
       }
       if (req.method === 'GET' || req.method === 'HEAD') {
         const s = await readExisting(store, name);
-        if (s.distTags[tag] === undefined) throw notFound(`dist-tag ${tag} of ${name}`);
+        if (!Object.hasOwn(s.distTags, tag)) throw notFound(`dist-tag ${tag} of ${name}`);
         return reply.json(200, s.distTags[tag]);
       }
       if (req.method === 'PUT' || req.method === 'POST') {
@@ -94,7 +94,7 @@ export function createDistTags(_ctx: Context, store: NpmStore) {
       if (req.method === 'DELETE') {
         if (tag === 'latest') throw npmError(400, 'the latest tag cannot be removed');
         return change(req, reply, name, (s) => {
-          if (s.distTags[tag] === undefined) throw notFound(`dist-tag ${tag} of ${name}`);
+          if (!Object.hasOwn(s.distTags, tag)) throw notFound(`dist-tag ${tag} of ${name}`);
           delete s.distTags[tag];
         });
       }

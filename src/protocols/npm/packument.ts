@@ -114,8 +114,8 @@ export function createPackuments(ctx: Context, store: NpmStore) {
 
     async getVersion(req: Req, reply: Reply, name: string, spec: string): Promise<void> {
       const state = await readExisting(store, name);
-      const version = state.distTags[spec] ?? spec;
-      if (!state.versions[version]) throw notFound(`version ${spec} of ${name}`);
+      const version = Object.hasOwn(state.distTags, spec) ? state.distTags[spec]! : spec;
+      if (!Object.hasOwn(state.versions, version)) throw notFound(`version ${spec} of ${name}`);
       sendJson(req, reply, renderVersion(ctx, state, version), `"${revString(state)}-v-${version}"`, 'application/json; charset=utf-8', state.modified);
     },
   };

@@ -14,7 +14,8 @@ export function createTarballs(ctx: Context, store: NpmStore) {
     async get(req: Req, reply: Reply, name: string, file: string): Promise<void> {
       if (!parseName(name)) throw notFound(`tarball ${file}`);
       const state = await store.read(name);
-      const f = state?.files[file];
+      // Own keys only: "__proto__" or "constructor" must not find Object.prototype's members.
+      const f = state && Object.hasOwn(state.files, file) ? state.files[file] : undefined;
       if (!f) throw notFound(`tarball ${file}`);
       const reader = await ctx.blobs.open({ algorithm: 'sha512', hex: f.sha512, value: `sha512:${f.sha512}` });
       if (!reader) {

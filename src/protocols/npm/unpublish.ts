@@ -23,7 +23,7 @@ export function createUnpublish(store: NpmStore) {
       await store.update(name.full, async (cur) => {
         if (!cur) throw notFound(`package ${name.full}`);
         if (rev !== revString(cur)) throw npmError(409, `revision conflict: ${name.full} changed since revision ${rev}; fetch it again`);
-        const f = cur.files[file];
+        const f = Object.hasOwn(cur.files, file) ? cur.files[file] : undefined;
         if (f) throw npmError(409, `${file} belongs to published version ${f.version}; unpublish the version first`);
         if (!Object.keys(cur.unpublished).some((v) => tarballFile(name, v) === file)) throw notFound(`tarball ${file}`);
         return { result: undefined };

@@ -25,7 +25,8 @@ export function createUpdate(store: NpmStore) {
           throw npmError(409, `revision conflict: ${name} changed since revision ${given}; fetch it again`);
         const s = structuredClone(cur);
         for (const [v, m] of Object.entries(versions)) {
-          if (!s.versions[v]) throw npmError(400, `version ${v} of ${name} is not published; publish it with its tarball`);
+          // Own keys only: a version named "__proto__" must never reach Object.prototype.
+          if (!Object.hasOwn(s.versions, v)) throw npmError(400, `version ${v} of ${name} is not published; publish it with its tarball`);
           const dep = isObject(m) ? m.deprecated : undefined;
           if (typeof dep === 'string' && dep !== '') s.versions[v]!.deprecated = dep;
           else delete s.versions[v]!.deprecated;
@@ -48,12 +49,12 @@ export function createUpdate(store: NpmStore) {
           const next: Record<string, string> = {};
           for (const [tag, v] of Object.entries(tags)) {
             checkTag(tag);
-            if (typeof v !== 'string' || !s.versions[v]) throw npmError(400, `dist-tag ${tag} points to ${String(v)}, which is not published`);
+            if (typeof v !== 'string' || !Object.hasOwn(s.versions, v)) throw npmError(400, `dist-tag ${tag} points to ${String(v)}, which is not published`);
             next[tag] = v;
           }
           s.distTags = next;
         } else {
-          for (const [tag, v] of Object.entries(s.distTags)) if (!s.versions[v]) delete s.distTags[tag];
+          for (const [tag, v] of Object.entries(s.distTags)) if (!Object.hasOwn(s.versions, v)) delete s.distTags[tag];
         }
         ensureLatest(s);
         return { state: s, result: s };

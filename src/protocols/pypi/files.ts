@@ -22,9 +22,11 @@ export function createFiles(ctx: Context, store: PypiStore) {
     async get(req: Req, reply: Reply, project: string, filename: string): Promise<void> {
       if (!isValidProject(project)) throw pypiError(404, `${filename} not found`);
       const s = await store.read(normalize(project));
-      const isMeta = filename.endsWith('.metadata') && !s?.files[filename];
+      // Own keys only: "__proto__" or "constructor" must not find Object.prototype's members.
+      const has = (name: string) => !!s && Object.hasOwn(s.files, name);
+      const isMeta = filename.endsWith('.metadata') && !has(filename);
       const dist = isMeta ? filename.slice(0, -'.metadata'.length) : filename;
-      const f = s?.files[dist];
+      const f = has(dist) ? s!.files[dist] : undefined;
       const target = isMeta ? f?.metadata : f;
       if (!f || !target) throw pypiError(404, `${filename} not found`);
       const reader = await ctx.blobs.open(parseDigest(`sha256:${target.sha256}`)!);
