@@ -24,22 +24,27 @@ t.test('skopeo push and pull with --creds user:password and token:nra_...', asyn
   const writeToken = await mint(r.url, 'alice', 'alice-pw', 'write');
   const readToken = await mint(r.url, 'alice', 'alice-pw', 'read');
 
-  await skopeo('copy', '--dest-tls-verify=false', '--dest-creds', 'alice:alice-pw', `oci:${img.dir}:v1`, `docker://${host}/team/auth-img:v1`);
-  await skopeo('copy', '--dest-tls-verify=false', '--dest-creds', `token:${writeToken}`, `oci:${img.dir}:v1`, `docker://${host}/team/auth-img:v2`);
+  // Each skopeo or docker run first probes https, which uWS leaves unanswered for ~10 s:
+  // independent runs go in parallel.
+  await Promise.all([
+    skopeo('copy', '--dest-tls-verify=false', '--dest-creds', 'alice:alice-pw', `oci:${img.dir}:v1`, `docker://${host}/team/auth-img:v1`),
+    skopeo('copy', '--dest-tls-verify=false', '--dest-creds', `token:${writeToken}`, `oci:${img.dir}:v1`, `docker://${host}/team/auth-img:v2`),
+  ]);
 
   const inspect = async (creds: string, tag: string) =>
     JSON.parse(await skopeo('inspect', '--tls-verify=false', '--creds', creds, `docker://${host}/team/auth-img:${tag}`)) as { Digest: string };
-  t.equal((await inspect(`token:${readToken}`, 'v1')).Digest, img.manifestDigest, 'pushed with htpasswd credentials, read with a read token');
-
   const back = join(work, 'back');
-  await skopeo('copy', '--src-tls-verify=false', '--src-creds', `token:${readToken}`, `docker://${host}/team/auth-img:v2`, `oci:${back}:v1`);
+  const [inspected] = await Promise.all([
+    inspect(`token:${readToken}`, 'v1'),
+    skopeo('copy', '--src-tls-verify=false', '--src-creds', `token:${readToken}`, `docker://${host}/team/auth-img:v2`, `oci:${back}:v1`),
+    t.rejects(
+      skopeo('copy', '--dest-tls-verify=false', '--dest-creds', `token:${readToken}`, `oci:${img.dir}:v1`, `docker://${host}/team/auth-img:v3`),
+      'a read token cannot push',
+    ),
+    t.rejects(skopeo('inspect', '--tls-verify=false', '--creds', 'alice:wrong', `docker://${host}/team/auth-img:v1`), 'wrong password'),
+  ]);
+  t.equal(inspected.Digest, img.manifestDigest, 'pushed with htpasswd credentials, read with a read token');
   t.same((await readdir(join(back, 'blobs', 'sha256'))).sort(), (await readdir(join(img.dir, 'blobs', 'sha256'))).sort(), 'pulled every blob');
-
-  await t.rejects(
-    skopeo('copy', '--dest-tls-verify=false', '--dest-creds', `token:${readToken}`, `oci:${img.dir}:v1`, `docker://${host}/team/auth-img:v3`),
-    'a read token cannot push',
-  );
-  await t.rejects(skopeo('inspect', '--tls-verify=false', '--creds', 'alice:wrong', `docker://${host}/team/auth-img:v1`), 'wrong password');
   const seen = r.logs.join('\n');
   t.notOk(seen.includes(writeToken) || seen.includes(readToken) || seen.includes('alice-pw'), 'no secret in the logs');
 });
@@ -51,11 +56,13 @@ t.test('skopeo pulls anonymously with anonymous_read', async (t) => {
   t.teardown(() => rm(work, { recursive: true, force: true }));
   const img = await buildOciImage(work, 'v1', 16);
   const host = `127.0.0.1:${r.port}`;
-  await t.rejects(
-    skopeo('copy', '--dest-tls-verify=false', '--dest-no-creds', `oci:${img.dir}:v1`, `docker://${host}/pub/img:v1`),
-    'anonymous push refused',
-  );
-  await skopeo('copy', '--dest-tls-verify=false', '--dest-creds', 'bob:bob-pw', `oci:${img.dir}:v1`, `docker://${host}/pub/img:v1`);
+  await Promise.all([
+    t.rejects(
+      skopeo('copy', '--dest-tls-verify=false', '--dest-no-creds', `oci:${img.dir}:v1`, `docker://${host}/pub/anon:v1`),
+      'anonymous push refused',
+    ),
+    skopeo('copy', '--dest-tls-verify=false', '--dest-creds', 'bob:bob-pw', `oci:${img.dir}:v1`, `docker://${host}/pub/img:v1`),
+  ]);
   const info = JSON.parse(await skopeo('inspect', '--tls-verify=false', '--no-creds', `docker://${host}/pub/img:v1`)) as { Digest: string };
   t.equal(info.Digest, img.manifestDigest, 'anonymous pull');
 });
@@ -81,16 +88,18 @@ t.test('docker login with htpasswd credentials and with a token', async (t) => {
   const host = `127.0.0.1:${r.port}`;
   const token = await mint(r.url, 'alice', 'alice-pw', 'write');
 
-  const ok = await dockerLogin(join(work, 'htpasswd'), host, 'alice', 'alice-pw');
+  const [ok, viaToken, bad] = await Promise.all([
+    dockerLogin(join(work, 'htpasswd'), host, 'alice', 'alice-pw'),
+    dockerLogin(join(work, 'token'), host, 'token', token),
+    dockerLogin(join(work, 'bad'), host, 'alice', 'wrong'),
+  ]);
   t.equal(ok.code, 0, 'htpasswd login succeeds');
   t.match(ok.out, /Login Succeeded/);
   const saved = JSON.parse(await readFile(join(work, 'htpasswd', 'config.json'), 'utf8'));
   t.equal(Buffer.from(saved.auths[host].auth, 'base64').toString(), 'alice:alice-pw');
 
-  const viaToken = await dockerLogin(join(work, 'token'), host, 'token', token);
   t.equal(viaToken.code, 0, '-u token --password-stdin succeeds');
 
-  const bad = await dockerLogin(join(work, 'bad'), host, 'alice', 'wrong');
   t.not(bad.code, 0, 'wrong password fails');
   t.match(bad.out, /401 Unauthorized/);
 });
