@@ -9,6 +9,7 @@ import { protocolFactories } from '../protocols/index.js';
 import type { Context } from './protocol.js';
 import { VERSION } from './version.js';
 import { setLogLevel } from './log.js';
+import { startLoopLagMonitor } from './loop-lag.js';
 
 export interface Registry extends ServerHandle {
   readonly ctx: Context;
@@ -16,6 +17,7 @@ export interface Registry extends ServerHandle {
 
 export async function createRegistry(config: Config): Promise<Registry> {
   setLogLevel(config.log.level);
+  startLoopLagMonitor();
   const storage = new LocalStorage(config.storage.path);
   await storage.init();
   const gate = await createGate(config);

@@ -1,7 +1,15 @@
-// Prometheus counters and gauges kept in plain maps; rendered on /metrics.
+// Prometheus counters, gauges and histograms kept in plain maps; rendered on /metrics.
 const counters = new Map<string, number>();
 const gauges = new Map<string, () => number>();
 const help = new Map<string, string>();
+
+interface Histogram {
+  bounds: number[];
+  /** per-bucket (not cumulative) counts; the last one is +Inf */
+  counts: number[];
+  sum: number;
+}
+const histograms = new Map<string, Histogram>();
 
 function key(name: string, labels?: Record<string, string | number>): string {
   if (!labels) return name;
@@ -27,6 +35,22 @@ export function gauge(name: string, read: () => number): void {
   gauges.set(name, read);
 }
 
+/**
+ * A histogram with fixed upper bounds (ascending); returns the function that
+ * records one observation. Rendered cumulatively, so scrapers can take deltas.
+ */
+export function histogram(name: string, bounds: number[]): (value: number) => void {
+  let h = histograms.get(name);
+  if (!h) histograms.set(name, (h = { bounds: [...bounds], counts: new Array<number>(bounds.length + 1).fill(0), sum: 0 }));
+  const hist = h;
+  return (value) => {
+    let i = 0;
+    while (i < hist.bounds.length && value > hist.bounds[i]!) i++;
+    hist.counts[i]!++;
+    hist.sum += value;
+  };
+}
+
 export function renderMetrics(): string {
   const out: string[] = [];
   const seen = new Set<string>();
@@ -44,6 +68,16 @@ export function renderMetrics(): string {
   for (const [k, read] of [...gauges.entries()].sort()) {
     head(k, 'gauge');
     out.push(`${k} ${read()}`);
+  }
+  for (const [name, h] of [...histograms.entries()].sort()) {
+    head(name, 'histogram');
+    let cumulative = 0;
+    h.bounds.forEach((b, i) => {
+      cumulative += h.counts[i]!;
+      out.push(`${name}_bucket{le="${b}"} ${cumulative}`);
+    });
+    cumulative += h.counts[h.bounds.length]!;
+    out.push(`${name}_bucket{le="+Inf"} ${cumulative}`, `${name}_sum ${h.sum}`, `${name}_count ${cumulative}`);
   }
   return out.join('\n') + '\n';
 }
