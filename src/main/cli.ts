@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `nora` command: serve (default), config, --help, --version.
+// The `nora` command: serve (default), config, healthcheck, gc, verify, --help, --version.
 import { cpus } from 'node:os';
 import { ConfigError, describeConfig, loadConfig, type Config } from './config.js';
 import { VERSION } from './version.js';
@@ -13,6 +13,13 @@ Commands:
   serve          run the registry (default)
   config         print the effective configuration (secrets masked)
   healthcheck    exit 0 when GET /health on the configured host and port answers 2xx
+  gc [--dry-run] [--grace-secs N]
+                 delete blobs no manifest or package references (kept while younger
+                 than N seconds, default 3600) and upload temp files older than the
+                 upload session TTL; safe while the registry runs
+  verify [--quarantine]
+                 re-hash every stored blob; report mismatches (exit 1) and with
+                 --quarantine move them to <storage>/quarantine/
   --help, -h     show this help
   --version, -V  print the version
 
@@ -77,6 +84,54 @@ async function healthcheck(): Promise<void> {
   }
 }
 
+function usage(message: string): never {
+  process.stderr.write(`nora: ${message}\n\n${HELP}`);
+  process.exit(2);
+}
+
+async function gc(args: string[]): Promise<void> {
+  let dryRun = false;
+  let graceSecs = 3600;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--dry-run') dryRun = true;
+    else if (args[i] === '--grace-secs' && /^\d+$/.test(args[i + 1] ?? '')) graceSecs = Number(args[++i]);
+    else usage(`gc: unexpected argument "${args[i]}"`);
+  }
+  const config = await readConfig();
+  const { LocalStorage } = await import('./storage/local.js');
+  const { collectGarbage } = await import('./maintenance/gc.js');
+  const storage = new LocalStorage(config.storage.path);
+  const r = await collectGarbage(storage, {
+    dryRun,
+    graceMs: graceSecs * 1000,
+    tempMaxAgeMs: config.docker.upload_session_ttl_secs * 1000,
+    onBlob: (digest, size) => process.stdout.write(`${dryRun ? 'would delete' : 'deleted'} ${digest} ${size}\n`),
+  });
+  process.stdout.write(
+    `gc${dryRun ? ' (dry run)' : ''}: ${r.blobsScanned} blobs, ${r.blobsReferenced} referenced, ${r.blobsKeptYoung} kept (younger than ${graceSecs} s), ` +
+      `${r.blobsDeleted} ${dryRun ? 'deletable' : 'deleted'} (${r.bytesFreed} bytes), ${r.blobsRestored} restored (re-pushed meanwhile), ` +
+      `${r.tempFilesRemoved} temp files ${dryRun ? 'expired' : 'removed'}, ${r.strayFiles} stray files\n`,
+  );
+}
+
+async function verify(args: string[]): Promise<void> {
+  let quarantine = false;
+  for (const a of args) {
+    if (a === '--quarantine') quarantine = true;
+    else usage(`verify: unexpected argument "${a}"`);
+  }
+  const config = await readConfig();
+  const { LocalStorage } = await import('./storage/local.js');
+  const { BlobStore } = await import('./storage/blobs.js');
+  const { verifyBlobs } = await import('./maintenance/verify.js');
+  const r = await verifyBlobs(new BlobStore(new LocalStorage(config.storage.path)), {
+    quarantine,
+    onBad: (b) => process.stdout.write(`MISMATCH ${b.digest} computed ${b.computed} size ${b.size}${b.movedTo ? ` quarantined to ${b.movedTo}` : ''}\n`),
+  });
+  process.stdout.write(`verify: ${r.blobsChecked} blobs (${r.bytesHashed} bytes) checked, ${r.bad.length} mismatched${quarantine ? ` (${r.bad.filter((b) => b.movedTo).length} quarantined)` : ''}, ${r.strayFiles} stray files\n`);
+  if (r.bad.length) process.exit(1);
+}
+
 async function main(argv: string[]): Promise<void> {
   const cmd = argv[0] ?? 'serve';
   switch (cmd) {
@@ -84,6 +139,10 @@ async function main(argv: string[]): Promise<void> {
       return serve();
     case 'healthcheck':
       return healthcheck();
+    case 'gc':
+      return gc(argv.slice(1));
+    case 'verify':
+      return verify(argv.slice(1));
     case 'config':
       process.stdout.write(describeConfig(await readConfig()));
       return;

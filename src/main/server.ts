@@ -8,6 +8,7 @@ import type { Req } from './http/types.js';
 import { BodyTooLarge } from './http/types.js';
 import { HttpError, type Context, type Protocol } from './protocol.js';
 import { InvalidKey } from './storage/keys.js';
+import { BlobCorrupt } from './storage/verifying-reader.js';
 import { log } from './log.js';
 import { inc, gauge } from './metrics.js';
 
@@ -126,6 +127,9 @@ async function dispatch(ctx: Context, protocol: Protocol | undefined, req: Req, 
       renderer.error(reply, e.status, e.code, e.message, e.detail);
     } else if (e instanceof InvalidKey) {
       renderer.error(reply, 400, 'NAME_INVALID', 'invalid name or path');
+    } else if (e instanceof BlobCorrupt) {
+      // Logged and quarantined by the blob store; the next request finds no blob, so a re-push heals it.
+      renderer.error(reply, 500, 'UNKNOWN', 'stored content failed verification and was quarantined; push it again');
     } else if (e instanceof BodyTooLarge) {
       renderer.error(reply, 413, 'SIZE_INVALID', e.message);
     } else if ((e as NodeJS.ErrnoException).code === 'ENOSPC' || (e as NodeJS.ErrnoException).code === 'EDQUOT') {

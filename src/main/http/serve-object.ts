@@ -48,6 +48,8 @@ export async function serveObject(req: Req, reply: Reply, reader: ObjectReader, 
     } else {
       reply.status(200);
     }
+    // A verifying reader may check the content here, before any header is sent.
+    await reader.prepare?.(start, length);
     await reply.sendFile({ handle: reader, start, length });
   } finally {
     await reader.close();

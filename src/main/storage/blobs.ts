@@ -2,13 +2,22 @@
 // Bytes are hashed while they stream to a temp file and only a verified file
 // is renamed into place, so a stored blob always matches its digest.
 import { createWriteStream } from 'node:fs';
-import { unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, rename, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { LRUCache } from 'lru-cache';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Hash } from 'node:crypto';
 import { newHash, type Algorithm, type Digest } from '../digest.js';
-import type { LocalStorage } from './local.js';
+import { fsyncDir, type LocalStorage } from './local.js';
 import type { ObjectReader } from './types.js';
+import { VerifyingReader } from './verifying-reader.js';
+import { log } from '../log.js';
+
+export { BlobCorrupt } from './verifying-reader.js';
+
+/** Where `nora verify --quarantine` and failed reads move corrupt blobs: <root>/quarantine/<alg>/<hex>.<ms>. */
+export const QUARANTINE = 'quarantine';
 
 export class DigestMismatch extends Error {
   constructor(readonly expected: string, readonly actual: string) {
@@ -52,13 +61,69 @@ export interface PutResult {
 }
 
 export class BlobStore {
+  /** digest → identity of the stored file last hashed clean in this process */
+  private readonly verified = new LRUCache<string, string>({ max: 100_000 });
+
   constructor(readonly storage: LocalStorage) {}
 
   stat(d: Digest) {
     return this.storage.stat(blobKey(d));
   }
-  open(d: Digest): Promise<ObjectReader | null> {
-    return this.storage.openRead(blobKey(d));
+
+  /**
+   * A reader over the blob, or null. Until this process has seen the file hash
+   * clean, the reader checks it while serving (see VerifyingReader); a file
+   * that fails is moved to quarantine/ so it is never served again and a
+   * re-push can store a good copy.
+   */
+  async open(d: Digest): Promise<ObjectReader | null> {
+    const reader = await this.storage.openRead(blobKey(d));
+    if (!reader) return null;
+    const id = reader.identity;
+    if (id !== undefined && this.verified.get(d.value) === id) return reader;
+    return new VerifyingReader(
+      reader,
+      d,
+      () => {
+        if (id !== undefined) this.verified.set(d.value, id);
+      },
+      async (actual) => {
+        this.verified.delete(d.value);
+        log.error('stored blob failed verification; moved to quarantine', { digest: d.value, computed: actual });
+        await this.quarantine(d, id).catch((e) => log.error('quarantine failed', { digest: d.value, error: String(e) }));
+      },
+    );
+  }
+
+  /**
+   * Moves a blob aside to quarantine/. With `identity`, only that very file
+   * (same device and inode) is moved: if a good copy replaced it meanwhile,
+   * the good copy is put back. Returns the quarantined path, or null.
+   */
+  async quarantine(d: Digest, identity?: string): Promise<string | null> {
+    const src = this.storage.path(blobKey(d));
+    const dest = join(this.storage.root, QUARANTINE, d.algorithm, `${d.hex}.${Date.now()}`);
+    await mkdir(dirname(dest), { recursive: true });
+    try {
+      await rename(src, dest);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    if (identity !== undefined) {
+      const s = await lstat(dest);
+      const [dev, ino] = identity.split(':');
+      if (String(s.dev) !== dev || String(s.ino) !== ino) {
+        await link(dest, src).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== 'EEXIST') throw e;
+        });
+        await unlink(dest);
+        return null;
+      }
+    }
+    await fsyncDir(dirname(src));
+    await fsyncDir(dirname(dest));
+    return dest;
   }
 
   /**
@@ -87,18 +152,29 @@ export class BlobStore {
       throw new DigestMismatch(expected.value, actual);
     }
     const d = expected ?? { algorithm: alg, hex: actual.slice(alg.length + 1), value: actual };
+    const created = await this.adopt(tmp, d);
+    return { digest: d.value, size: counter.bytes, created };
+  }
+
+  /**
+   * Moves a verified temp file into place as blob `d`. When the blob is
+   * already stored, the temp file is dropped and the stored copy's mtime
+   * refreshed (so a concurrent `nora gc` keeps it); if the stored copy vanished
+   * in between, this one takes its place. True when this file was used.
+   */
+  async adopt(tmp: string, d: Digest): Promise<boolean> {
     const key = blobKey(d);
-    if (await this.storage.stat(key)) {
+    if (await this.storage.refresh(key)) {
       await unlink(tmp).catch(() => {});
-      return { digest: d.value, size: counter.bytes, created: false };
+      return false;
     }
     await this.storage.commitTemp(tmp, key);
-    return { digest: d.value, size: counter.bytes, created: true };
+    return true;
   }
 
   async putBuffer(data: Buffer, d: Digest): Promise<void> {
     const key = blobKey(d);
-    if (await this.storage.stat(key)) return;
+    if (await this.storage.refresh(key)) return;
     await this.storage.writeAtomic(key, data);
   }
 

@@ -75,6 +75,7 @@ export class LocalStorage implements Storage {
       }
       return {
         size: s.size,
+        identity: `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}`,
         read: (buffer, offset, length, position) => fh.read(buffer, offset, length, position),
         close: () => fh.close(),
       };
@@ -224,6 +225,23 @@ export class LocalStorage implements Storage {
       }
     }
     return removed;
+  }
+
+  /**
+   * Sets an object's mtime to now; false when it does not exist. Writers that
+   * find their content already stored call this, so `nora gc` (which only
+   * deletes unreferenced objects older than its grace period, and re-checks
+   * the mtime after moving one aside) never removes what a push just relied on.
+   */
+  async refresh(key: string): Promise<boolean> {
+    const t = new Date();
+    try {
+      await utimes(this.path(key), t, t);
+      return true;
+    } catch (e) {
+      if (isMissing(e)) return false;
+      throw e;
+    }
   }
 
   /** Marks a temp file as in use so sweeps leave it alone. */

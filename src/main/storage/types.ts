@@ -10,8 +10,16 @@ export interface ObjectStat {
 /** Positional reads of one stored object (FileHandle-compatible). */
 export interface ObjectReader {
   readonly size: number;
+  /** which stored file this is ("dev:ino:size:mtime"), to tell a replaced file from the one read before */
+  readonly identity?: string;
   read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
   close(): Promise<void>;
+  /**
+   * Called before bytes [start, start + length) are served. A reader that
+   * checks content (blobs against their digest) may read ahead and throw here,
+   * before any response header is out.
+   */
+  prepare?(start: number, length: number): Promise<void>;
 }
 
 export interface ListPage {

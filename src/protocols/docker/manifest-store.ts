@@ -7,7 +7,8 @@
 // also expire after a short TTL, so a writer outside this process is noticed.
 // A read that raced with a write never fills the cache (generation check).
 import { LRUCache } from 'lru-cache';
-import { parseDigest, type Digest } from '../../main/digest.js';
+import { digestOf, parseDigest, type Digest } from '../../main/digest.js';
+import { log } from '../../main/log.js';
 import type { Context } from '../../main/protocol.js';
 import { blobKey } from '../../main/storage/blobs.js';
 import { layerLinkKey, referrerKey, referrersPrefix, repoKey, revisionKey, tagKey, tagsPrefix, type ManifestMeta } from './layout.js';
@@ -95,7 +96,15 @@ export class ManifestStore {
     const hit = this.contents.get(d.value);
     if (hit) return hit;
     const raw = await this.storage.readSmall(blobKey(d));
-    if (raw) this.contents.set(d.value, raw);
+    if (!raw) return null;
+    // Checked once per cache fill (a manifest is small): rotted bytes are never served.
+    const actual = digestOf(raw, d.algorithm);
+    if (actual !== d.value) {
+      log.error('stored manifest failed verification; moved to quarantine', { digest: d.value, computed: actual });
+      await this.ctx.blobs.quarantine(d).catch(() => null);
+      return null;
+    }
+    this.contents.set(d.value, raw);
     return raw;
   }
 

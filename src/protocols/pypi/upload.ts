@@ -10,7 +10,6 @@ import { open, unlink, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Context } from '../../main/protocol.js';
 import { BodyTooLarge, type Reply, type Req } from '../../main/http/types.js';
-import { blobKey } from '../../main/storage/blobs.js';
 import { parseDigest } from '../../main/digest.js';
 import { pypiError } from './errors.js';
 import { boundaryOf, MultipartError, parseMultipart, type PartSink } from './multipart.js';
@@ -197,8 +196,8 @@ export function createUpload(ctx: Context, store: PypiStore) {
           // Content-addressed bytes go in first (only once nothing can refuse the upload);
           // the record that names them is written last.
           const digest = parseDigest(`sha256:${sha256}`)!;
-          if (await ctx.storage.stat(blobKey(digest))) await upload.discard();
-          else await ctx.storage.commitTemp(upload.path, blobKey(digest));
+          // An identical stored file is refreshed, not rewritten (and stays safe from a concurrent gc).
+          await ctx.blobs.adopt(upload.path, digest);
           committed = true;
           let metaRecord: FileRecord['metadata'];
           if (metadata) {
