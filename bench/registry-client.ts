@@ -24,7 +24,10 @@ export class HttpStatusError extends Error {
   }
 }
 
-/** One request; `body` may be a Buffer or a stream (sent with the given Content-Length). */
+/**
+ * One request; `body` may be a Buffer or a stream, sent with the given
+ * Content-Length, or with chunked transfer encoding when no length is given.
+ */
 export function send(
   url: string,
   method: string,
@@ -35,8 +38,9 @@ export function send(
   return new Promise((resolve, reject) => {
     const h: Record<string, string> = { ...headers };
     if (Buffer.isBuffer(body)) h['Content-Length'] = String(body.length);
-    else if (body) h['Content-Length'] = String(length);
-    else if (method !== 'GET' && method !== 'HEAD') h['Content-Length'] = '0';
+    else if (body) {
+      if (length !== undefined) h['Content-Length'] = String(length);
+    } else if (method !== 'GET' && method !== 'HEAD') h['Content-Length'] = '0';
     const req = request(url, { method, headers: h, agent }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (b: Buffer) => parts.push(b));
@@ -81,7 +85,10 @@ export async function pushBlob(base: string, name: string, data: Buffer, auth?: 
   return digest;
 }
 
-/** POST a session, PATCH a generated stream of `size` bytes, PUT ?digest= to commit. */
+/**
+ * POST a session, PATCH a generated stream of `size` bytes, PUT ?digest= to commit.
+ * The PATCH body is chunked, as docker and containerd send streamed layers.
+ */
 export async function pushStreamed(base: string, name: string, seed: number, size: number, digest: string, auth?: string): Promise<void> {
   const at = await startUpload(base, name, auth);
   const patched = await send(
@@ -89,7 +96,6 @@ export async function pushStreamed(base: string, name: string, seed: number, siz
     'PATCH',
     { ...authHeaders(auth), 'Content-Type': 'application/octet-stream' },
     generatedStream(seed, size),
-    size,
   );
   expect(patched, 'PATCH upload', 202);
   const next = location(base, patched, 'PATCH upload');
@@ -141,11 +147,41 @@ export async function mintToken(base: string, user: string, password: string): P
   return token;
 }
 
-/** Reads one Prometheus sample from /metrics; null when the series is absent. */
-export async function metricValue(base: string, series: string, auth?: string): Promise<number | null> {
-  const r = expect(await send(`${base}/metrics`, 'GET', authHeaders(auth)), 'GET /metrics', 200);
-  for (const line of r.body.toString().split('\n')) {
+export async function metricsText(base: string, auth?: string): Promise<string> {
+  return expect(await send(`${base}/metrics`, 'GET', authHeaders(auth)), 'GET /metrics', 200).body.toString();
+}
+
+/** One Prometheus sample from /metrics text; null when the series is absent. */
+export function sample(text: string, series: string): number | null {
+  for (const line of text.split('\n')) {
     if (line.startsWith(series + ' ')) return Number(line.slice(series.length + 1));
   }
   return null;
+}
+
+/** Cumulative buckets (upper bound → count) of a Prometheus histogram. */
+export function histogramBuckets(text: string, name: string): Map<number, number> {
+  const out = new Map<number, number>();
+  const prefix = `${name}_bucket{le="`;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(prefix)) continue;
+    const end = line.indexOf('"', prefix.length);
+    const le = line.slice(prefix.length, end);
+    out.set(le === '+Inf' ? Infinity : Number(le), Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return out;
+}
+
+/**
+ * The bucket bound holding quantile q of the observations made between two
+ * scrapes (so "≤ that many" seconds); null when there were none.
+ */
+export function quantileBetween(before: Map<number, number>, after: Map<number, number>, q: number): number | null {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
+  if (total <= 0) return null;
+  for (const b of bounds) {
+    if ((after.get(b) ?? 0) - (before.get(b) ?? 0) >= q * total) return b;
+  }
+  return Infinity;
 }

@@ -17,6 +17,7 @@ import { buildRows, markdownTable, targetsTable, type Outcome } from './report.j
 import { checkTargets } from './targets.js';
 import { measureCeiling } from './ceiling.js';
 import { describeBigPush } from './scenarios/push.js';
+import { agent } from './registry-client.js';
 
 const USAGE = `Usage: node dist/bench/run.js [options]   (or: npm run bench -- [options])
 
@@ -231,7 +232,11 @@ async function main(): Promise<void> {
   process.stdout.write(`\nResults written to ${file}\n`);
 }
 
-main().catch(async (e) => {
+main().then(() => {
+  // keep-alive sockets of the bench's HTTP client would otherwise hold the process open
+  agent.destroy();
+  process.exit(0);
+}).catch(async (e) => {
   process.stderr.write(`bench: ${(e as Error).stack ?? e}\n`);
   await stopAll();
   process.exit(1);
