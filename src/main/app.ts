@@ -8,7 +8,7 @@ import { systemProtocol } from './system.js';
 import { protocolFactories } from '../protocols/index.js';
 import type { Context } from './protocol.js';
 import { VERSION } from './version.js';
-import { setLogLevel } from './log.js';
+import { log, setLogLevel } from './log.js';
 import { startLoopLagMonitor } from './loop-lag.js';
 
 export interface Registry extends ServerHandle {
@@ -20,6 +20,12 @@ export async function createRegistry(config: Config): Promise<Registry> {
   startLoopLagMonitor();
   const storage = new LocalStorage(config.storage.path);
   await storage.init();
+  // Before anything is served, every temp file is a dead process's: an upload
+  // session (sessions live in memory) or a write a crash interrupted. Only a
+  // running `nora gc` owns files here now (gc-*), and resolves them itself.
+  // One registry process per storage directory, as with NORA.
+  const swept = await storage.sweepTemp(0, (name) => name.startsWith('gc-'));
+  if (swept) log.info('removed temp files left by an earlier run', { count: swept });
   const gate = await createGate(config);
   const ctx: Context = { config, storage, blobs: new BlobStore(storage), gate, baseUrl: publicUrl(config), version: VERSION };
   const protocols = [systemProtocol(ctx)];

@@ -209,10 +209,11 @@ export class LocalStorage implements Storage {
     return { names: names.slice(0, limit), more: names.length > limit };
   }
 
-  async sweepTemp(maxAgeMs: number): Promise<number> {
+  async sweepTemp(maxAgeMs: number, keep: (name: string) => boolean = () => false): Promise<number> {
     const now = Date.now();
     let removed = 0;
     for (const name of await readdir(this.tmpDir).catch(() => [] as string[])) {
+      if (keep(name)) continue;
       const p = join(this.tmpDir, name);
       try {
         const s = await lstat(p);

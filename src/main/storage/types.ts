@@ -50,8 +50,8 @@ export interface Storage {
   list(prefix: string, opts?: { after?: string; limit?: number; dirsOnly?: boolean }): Promise<ListPage>;
   /** A fresh path for a temp file on the same filesystem as the store. */
   tempPath(tag: string): string;
-  /** Removes temp files older than maxAgeMs; returns how many. */
-  sweepTemp(maxAgeMs: number): Promise<number>;
+  /** Removes temp files older than maxAgeMs (except those `keep` names); returns how many. */
+  sweepTemp(maxAgeMs: number, keep?: (name: string) => boolean): Promise<number>;
   /** Write/read probe for /ready and /health. */
   probe(): Promise<boolean>;
 }
