@@ -251,6 +251,11 @@ export function adapt(res: HttpResponse, r: HttpRequest): Exchange {
       }
     },
   });
+  // A client that disconnects destroys the body with an error. A handler that
+  // reads the body sees that error through its own pipeline/iterator; one that
+  // has not started reading (still authenticating, queued, or answering without
+  // the body) must not turn it into an unhandled 'error' that kills the process.
+  body.on('error', () => {});
   req.stream = body;
   res.onData((ab, isLast) => {
     if (ab.byteLength > 0) {
