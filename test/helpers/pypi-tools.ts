@@ -23,6 +23,8 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; env?: Rec
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stdout: stdout.toString('utf8'), stderr: stderr.toString('utf8') });
     });
+    // A child that never reads stdin may exit first: EPIPE then says nothing; its exit code does.
+    child.stdin!.on('error', () => {});
     if (opts.input) child.stdin!.end(opts.input);
     else child.stdin!.end();
   });
@@ -35,6 +37,7 @@ export async function python(code: string, args: string[] = [], input?: Buffer):
       if (err) reject(new Error(`python failed: ${stderr.toString()}`));
       else resolve(stdout);
     });
+    child.stdin!.on('error', () => {}); // see run(): the exit status decides
     child.stdin!.end(input ?? Buffer.alloc(0));
   });
 }
