@@ -1,9 +1,9 @@
 // Blob GET/HEAD/DELETE over real HTTP against an in-process registry.
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir, readlink, realpath } from 'node:fs/promises';
 import { request } from 'node:http';
 import { startRegistry, type Running } from './helpers/registry.js';
+import { openFilesUnder } from './helpers/open-files.js';
 
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -21,15 +21,6 @@ async function errorCode(res: Response): Promise<string> {
 }
 
 /** File descriptors of this process that point into the registry's data dir. */
-async function openFilesUnder(dir: string): Promise<string[]> {
-  dir = await realpath(dir);
-  const out: string[] = [];
-  for (const fd of await readdir('/proc/self/fd')) {
-    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
-    if (target.startsWith(dir)) out.push(target);
-  }
-  return out;
-}
 
 async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;

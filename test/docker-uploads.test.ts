@@ -2,10 +2,11 @@
 // single-request uploads, mounts, limits, expiry and failure paths.
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, readlink, realpath, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { request, type ClientRequest, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { startRegistry, tempDir, type Running } from './helpers/registry.js';
+import { openFilesUnder } from './helpers/open-files.js';
 
 const hash = (alg: string, b: Buffer) => `${alg}:${createHash(alg).update(b).digest('hex')}`;
 const sha256 = (b: Buffer) => hash('sha256', b);
@@ -68,15 +69,6 @@ async function eventually(check: () => Promise<boolean>, what: string): Promise<
   }
 }
 
-async function openFilesUnder(dir: string): Promise<string[]> {
-  dir = await realpath(dir);
-  const out: string[] = [];
-  for (const fd of await readdir('/proc/self/fd')) {
-    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
-    if (target.startsWith(dir)) out.push(target);
-  }
-  return out;
-}
 
 /** Asserts the blob is served by `name` and stored on disk under bytes that hash to its digest. */
 interface Asserts {
