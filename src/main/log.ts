@@ -40,6 +40,11 @@ export function setLogSink(fn: (line: string) => void): void {
   sink = fn;
 }
 
+/** Whether lines of this level are written (so callers skip building fields that would be dropped). */
+export function logEnabled(level: LogLevel): boolean {
+  return ORDER[level] >= threshold;
+}
+
 function emit(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
   if (ORDER[level] < threshold) return;
   sink(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));

@@ -1,5 +1,6 @@
 // Prometheus counters, gauges and histograms kept in plain maps; rendered on /metrics.
-const counters = new Map<string, number>();
+/** series key → value, in a box so a family can keep the box and skip the lookup */
+const counters = new Map<string, { v: number }>();
 const gauges = new Map<string, () => number>();
 const help = new Map<string, string>();
 
@@ -21,13 +22,36 @@ export function describe(name: string, text: string): void {
   help.set(name, text);
 }
 
+function series(k: string): { v: number } {
+  let s = counters.get(k);
+  if (s === undefined) counters.set(k, (s = { v: 0 }));
+  return s;
+}
+
 export function inc(name: string, labels?: Record<string, string | number>, by = 1): void {
-  const k = key(name, labels);
-  counters.set(k, (counters.get(k) ?? 0) + by);
+  series(key(name, labels)).v += by;
+}
+
+/**
+ * A counter with fixed label names. Each distinct combination of values builds
+ * its series key once; building it per request showed up in profiles.
+ */
+export function counterFamily(name: string, labelNames: readonly string[]): (values: readonly (string | number)[], by?: number) => void {
+  const byValues = new Map<string, { v: number }>();
+  return (values, by = 1) => {
+    const id = values.join('\0');
+    let s = byValues.get(id);
+    if (s === undefined) {
+      const labels: Record<string, string | number> = {};
+      labelNames.forEach((n, i) => (labels[n] = values[i]!));
+      byValues.set(id, (s = series(key(name, labels))));
+    }
+    s.v += by;
+  };
 }
 
 export function counterValue(name: string, labels?: Record<string, string | number>): number {
-  return counters.get(key(name, labels)) ?? 0;
+  return counters.get(key(name, labels))?.v ?? 0;
 }
 
 /** A gauge is read when /metrics is rendered. */
@@ -63,7 +87,7 @@ export function renderMetrics(): string {
   };
   for (const k of [...counters.keys()].sort()) {
     head(k, 'counter');
-    out.push(`${k} ${counters.get(k)}`);
+    out.push(`${k} ${counters.get(k)!.v}`);
   }
   for (const [k, read] of [...gauges.entries()].sort()) {
     head(k, 'gauge');

@@ -1,7 +1,7 @@
 // What every format module provides to the server: which paths it owns, what
 // access a request needs, the handler, and its own error shape.
 import type { Config } from './config.js';
-import type { Reply, Req } from './http/types.js';
+import type { MemoryRead, MemoryResponse, Reply, Req } from './http/types.js';
 import type { LocalStorage } from './storage/local.js';
 import type { BlobStore } from './storage/blobs.js';
 import type { AuthGate } from './auth/gate.js';
@@ -17,6 +17,13 @@ export interface Protocol {
   handle(req: Req, reply: Reply): Promise<void>;
   /** Renders an error in this format's own shape. `code` is a symbolic code (e.g. UNAUTHORIZED). */
   error(reply: Reply, status: number, code: string, message: string, detail?: unknown): void;
+  /**
+   * Answers a GET/HEAD from memory when everything the answer depends on is
+   * cached, else undefined. It must answer exactly what handle() would, await
+   * nothing and change nothing; the server sends it only to callers allowed
+   * read access, so only reads needing no more than that may be answered.
+   */
+  fromMemory?(req: MemoryRead): MemoryResponse | undefined;
   /** Periodic housekeeping and shutdown flush, when the format has any. */
   close?(): Promise<void>;
 }

@@ -2,15 +2,16 @@
 // routed by URL prefix to a protocol, passed through the auth gate, logged and
 // counted. Shutdown stops accepting, waits for in-flight requests, then flushes.
 import uws from 'uWebSockets.js';
-import type { us_listen_socket } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, us_listen_socket } from 'uWebSockets.js';
 import { adapt, closeConnectionsAfterResponses, type UwsReply } from './http/uws-adapter.js';
+import { readForMemory, writeMemoryResponse } from './http/uws-memory.js';
 import type { Req } from './http/types.js';
 import { BodyTooLarge } from './http/types.js';
 import { HttpError, type Context, type Protocol } from './protocol.js';
 import { InvalidKey } from './storage/keys.js';
 import { BlobCorrupt } from './storage/verifying-reader.js';
-import { log } from './log.js';
-import { inc, gauge } from './metrics.js';
+import { log, logEnabled } from './log.js';
+import { counterFamily, describe, gauge } from './metrics.js';
 
 /**
  * Largest total of header names and values answered normally. uWebSockets.js
@@ -41,28 +42,52 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
   const finish = (req: Req, reply: UwsReply, started: number) => {
     inFlight--;
     const status = reply.aborted && !reply.done ? 499 : reply.statusCode;
-    inc('nora_http_requests_total', { format: req.format, method: req.method, status });
     const bytesIn = (req as unknown as { bytesIn: number }).bytesIn;
-    if (bytesIn) inc('nora_http_bytes_in_total', { format: req.format }, bytesIn);
-    if (reply.bytesOut) inc('nora_http_bytes_out_total', { format: req.format }, reply.bytesOut);
-    log.info('request', {
-      method: req.method,
-      path: req.path,
-      status: reply.aborted ? 499 : status,
-      bytes_in: bytesIn,
-      bytes_out: reply.bytesOut,
-      duration_ms: Math.round((performance.now() - started) * 100) / 100,
-      user: req.identity?.user,
-      ip: req.clientIp,
-    });
+    record(req.format, req.method, status, bytesIn, reply.bytesOut);
+    if (logEnabled('info')) {
+      accessLog(req.method, req.path, reply.aborted ? 499 : status, bytesIn, reply.bytesOut, started, req.identity?.user, req.clientIp);
+    }
     if (inFlight === 0 && draining) draining();
   };
 
+  /** A read answered from memory, synchronously, or false to take the full path. */
+  const answerFromMemory = (res: HttpResponse, r: HttpRequest, method: 'GET' | 'HEAD'): boolean => {
+    const started = performance.now();
+    const path = r.getUrl();
+    const protocol = route(path);
+    if (protocol?.fromMemory === undefined) return false;
+    const m = readForMemory(res, r, method, path, MAX_HEADER_BYTES);
+    if (m === null) return false;
+    let out;
+    let identity;
+    try {
+      out = protocol.fromMemory(m);
+      if (out === undefined) return false;
+      identity = ctx.gate.quick(m, protocol.name);
+      if (identity === undefined) return false;
+    } catch {
+      return false; // the full path renders whatever was wrong with the request
+    }
+    // The socket's address can only be read before the response ends.
+    const ip = logEnabled('info') ? ctx.gate.clientIp(m) : '';
+    writeMemoryResponse(res, method, out);
+    const bytesOut = method === 'HEAD' ? 0 : out.body.length;
+    record(protocol.name, method, out.status, 0, bytesOut);
+    memoryAnswers([protocol.name]);
+    if (ip !== '') accessLog(method, path, out.status, 0, bytesOut, started, identity.user, ip);
+    return true;
+  };
+
+  const route = (path: string) => protocols.find((p) => p.matches(path));
+
   app.any('/*', (res, r) => {
+    const method = r.getMethod();
+    if (method === 'get' && answerFromMemory(res, r, 'GET')) return;
+    if (method === 'head' && answerFromMemory(res, r, 'HEAD')) return;
     const started = performance.now();
     const { req, reply } = adapt(res, r);
     inFlight++;
-    const protocol = protocols.find((p) => p.matches(req.path));
+    const protocol = route(req.path);
     if (protocol) req.format = protocol.name;
     dispatch(ctx, protocol, req, reply).then(
       () => reply.finished.then(() => finish(req, reply, started)),
@@ -96,6 +121,33 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
       (app as unknown as { close?: () => void }).close?.();
     },
   };
+}
+
+const METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE', 'OPTIONS']);
+const requests = counterFamily('nora_http_requests_total', ['format', 'method', 'status']);
+const bytesInTotal = counterFamily('nora_http_bytes_in_total', ['format']);
+const bytesOutTotal = counterFamily('nora_http_bytes_out_total', ['format']);
+const memoryAnswers = counterFamily('nora_http_memory_answers_total', ['format']);
+describe('nora_http_memory_answers_total', 'Reads answered synchronously from memory (cached credential and content)');
+
+function record(format: string, method: string, status: number, bytesIn: number, bytesOut: number): void {
+  // Clients choose the method: anything unusual shares one series, so they cannot grow the metrics without bound.
+  requests([format, METHODS.has(method) ? method : 'OTHER', status]);
+  if (bytesIn) bytesInTotal([format], bytesIn);
+  if (bytesOut) bytesOutTotal([format], bytesOut);
+}
+
+function accessLog(method: string, path: string, status: number, bytesIn: number, bytesOut: number, started: number, user: string | undefined, ip: string): void {
+  log.info('request', {
+    method,
+    path,
+    status,
+    bytes_in: bytesIn,
+    bytes_out: bytesOut,
+    duration_ms: Math.round((performance.now() - started) * 100) / 100,
+    user,
+    ip,
+  });
 }
 
 async function dispatch(ctx: Context, protocol: Protocol | undefined, req: Req, reply: UwsReply): Promise<void> {

@@ -44,10 +44,12 @@ export class ClientIp {
   }
 
   resolve(req: Req): string {
-    const peer = normalize(req.ip);
+    return this.resolveFrom(req.ip, req.headers['x-forwarded-for'], req.headers['x-real-ip']);
+  }
+
+  resolveFrom(peerAddr: string, xff: string | undefined, real: string | undefined): string {
+    const peer = normalize(peerAddr);
     if (this.empty) return peer;
-    const xff = req.headers['x-forwarded-for'];
-    const real = req.headers['x-real-ip'];
     if ((xff === undefined && real === undefined) || !this.isTrusted(peer)) return peer;
     if (xff !== undefined) {
       const hops = xff.split(',');

@@ -2,7 +2,7 @@
 // credential, authenticates it (cache first), and checks the role against the
 // access the request needs. Denials are plain objects the server renders in
 // the format's own error shape.
-import type { Identity, Req, Role } from '../http/types.js';
+import type { Identity, MemoryRead, Req, Role } from '../http/types.js';
 import { HttpError, type Access } from '../protocol.js';
 import type { Config } from '../config.js';
 import type { AuthDenied, AuthGate } from './gate.js';
@@ -59,7 +59,7 @@ export class CredentialGate implements AuthGate {
     }
     let r;
     try {
-      r = this.authenticator.authenticate(cred, req.clientIp);
+      r = this.authenticator.authenticate(cred, req.clientIp, req.headers.authorization);
       if (r instanceof Promise) r = await r;
     } catch (e) {
       if (e instanceof TokenStoreError) throw new HttpError(503, 'UNAVAILABLE', 'token verification unavailable');
@@ -69,6 +69,19 @@ export class CredentialGate implements AuthGate {
     req.identity = r.identity;
     if (allows(r.identity.role, access)) return null;
     return forbidden(r.identity.role, access);
+  }
+
+  quick(req: MemoryRead, format: string): Identity | undefined {
+    const header = req.authorization;
+    if (header === undefined || header === '') {
+      return anonymousAllowed(this.auth, 'read', format, req.path) ? ANONYMOUS : undefined;
+    }
+    const v = this.authenticator.quick(header, () => this.clientIp(req));
+    return v !== undefined && allows(v.identity.role, 'read') ? v.identity : undefined;
+  }
+
+  clientIp(req: MemoryRead): string {
+    return this.ips.resolveFrom(req.peer(), req.forwardedFor, req.realIp);
   }
 
   private denial(f: AuthFailure): AuthDenied {

@@ -1,5 +1,5 @@
 // The auth gate the server consults before a protocol handler runs.
-import type { Identity, Req } from '../http/types.js';
+import type { Identity, MemoryRead, Req } from '../http/types.js';
 import type { Access } from '../protocol.js';
 import type { TokenService } from './token-service.js';
 
@@ -18,6 +18,15 @@ export interface AuthGate {
    * req.identity and returns null; otherwise returns the denial to render.
    */
   check(req: Req, access: Access, format: string): Promise<AuthDenied | null>;
+  /**
+   * The synchronous fast case of check() for a read: the identity when the
+   * request may read right now without anything being awaited (a cached
+   * credential, or no credential needed); undefined sends the request down
+   * the full path, which also renders any refusal.
+   */
+  quick(req: MemoryRead, format: string): Identity | undefined;
+  /** The client address check() would have set as req.clientIp. */
+  clientIp(req: MemoryRead): string;
   close(): Promise<void>;
   /** Token management for the token API; absent when auth is off. */
   readonly tokens?: TokenService;
@@ -31,6 +40,12 @@ export class OpenGate implements AuthGate {
   async check(req: Req): Promise<AuthDenied | null> {
     req.identity = OPEN;
     return null;
+  }
+  quick(): Identity {
+    return OPEN;
+  }
+  clientIp(req: MemoryRead): string {
+    return req.peer();
   }
   async close(): Promise<void> {}
 }

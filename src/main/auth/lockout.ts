@@ -27,6 +27,11 @@ export class Lockout {
     this.timer.unref();
   }
 
+  /** True when any IP has failures on record. */
+  get active(): boolean {
+    return this.recs.size !== 0;
+  }
+
   /** Seconds the IP must still wait (0 = not locked). */
   retryAfter(ip: string): number {
     if (this.recs.size === 0) return 0;

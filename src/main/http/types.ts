@@ -71,3 +71,26 @@ export interface Reply {
   /** Streams part of an open file with backpressure; closes nothing (the caller owns the handle). */
   sendFile(slice: FileSlice): Promise<void>;
 }
+
+/**
+ * A GET or HEAD the server may answer synchronously from memory, read straight
+ * from uWebSockets.js without building a Req (see server.ts, answerFromMemory).
+ */
+export interface MemoryRead {
+  readonly method: 'GET' | 'HEAD';
+  /** raw (still percent-encoded) path, without the query */
+  readonly path: string;
+  readonly accept: string | undefined;
+  readonly authorization: string | undefined;
+  readonly forwardedFor: string | undefined;
+  readonly realIp: string | undefined;
+  /** the socket peer's address (read from the socket on first call: it costs an allocation) */
+  peer(): string;
+}
+
+/** A complete response held in memory; the server adds Content-Length. */
+export interface MemoryResponse {
+  readonly status: number;
+  readonly headers: readonly (readonly [string, string])[];
+  readonly body: Buffer;
+}

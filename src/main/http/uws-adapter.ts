@@ -14,6 +14,17 @@ let closingConnections = false;
 export function closeConnectionsAfterResponses(): void {
   closingConnections = true;
 }
+export function connectionsClosing(): boolean {
+  return closingConnections;
+}
+
+const statusLines = new Map<number, string>();
+/** "200 OK"; built once per code. */
+export function statusLine(code: number): string {
+  let line = statusLines.get(code);
+  if (line === undefined) statusLines.set(code, (line = `${code} ${STATUS_CODES[code] ?? 'Unknown'}`));
+  return line;
+}
 const BODY_HIGH_WATER = 1 << 20;
 
 export interface Exchange {
@@ -121,7 +132,7 @@ export class UwsReply implements Reply {
   }
 
   private writeHead(): void {
-    this.res.writeStatus(`${this.code} ${STATUS_CODES[this.code] ?? 'Unknown'}`);
+    this.res.writeStatus(statusLine(this.code));
     for (const [k, v] of this.headers) this.res.writeHeader(k, v);
   }
 

@@ -13,6 +13,7 @@ import { createCatalog } from './catalog.js';
 import { createReferrers } from './referrers.js';
 
 const API_VERSION = 'registry/2.0';
+const API_HEADER = ['Docker-Distribution-API-Version', API_VERSION] as const;
 
 export function notAllowed(reply: Reply, allow: string): never {
   reply.header('Allow', allow);
@@ -58,8 +59,12 @@ export async function dockerProtocol(ctx: Context): Promise<Protocol> {
       if (req.method === 'DELETE') return 'delete';
       return 'write';
     },
+    fromMemory(req) {
+      const r = parseRoute(req.path);
+      return r?.kind === 'manifest' ? manifests.fromMemory(req, r.name, r.reference, API_HEADER) : undefined;
+    },
     async handle(req, reply) {
-      reply.header('Docker-Distribution-API-Version', API_VERSION);
+      reply.header(API_HEADER[0], API_HEADER[1]);
       const r = parseRoute(req.path);
       if (!r) throw oci('NAME_UNKNOWN', 'unknown registry route', undefined, 404);
       await route(req, reply, r);

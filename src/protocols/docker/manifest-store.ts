@@ -47,6 +47,8 @@ export class ManifestStore {
   private readonly contents = new LRUCache<string, Buffer>({ maxSize: 32 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.length) });
   /** bumped by every write; a read started before a write must not cache what it saw */
   private generation = 0;
+  /** tag reads in progress: when a hot tag's entry expires, its waiting pulls share one read */
+  private readonly tagReads = new Map<string, Promise<Digest | null>>();
 
   constructor(private readonly ctx: Context) {}
 
@@ -57,18 +59,30 @@ export class ManifestStore {
   private invalidate(cache: { delete(key: string): unknown }, key: string): void {
     this.generation++;
     cache.delete(key);
+    // a read begun before this write must not answer readers who come after it
+    this.tagReads.delete(key);
   }
 
   /** Digest a tag points at, or null. */
-  async readTag(name: string, tag: string): Promise<Digest | null> {
+  readTag(name: string, tag: string): Promise<Digest | null> {
     const key = `${name}\n${tag}`;
     const hit = this.tags.get(key);
-    if (hit !== undefined) return parseDigest(hit);
-    const g = this.generation;
-    const raw = await this.storage.readSmall(tagKey(name, tag));
-    const d = raw ? parseDigest(raw.toString('utf8').trim()) : null;
-    if (d && g === this.generation) this.tags.set(key, d.value);
-    return d;
+    if (hit !== undefined) return Promise.resolve(parseDigest(hit));
+    let p = this.tagReads.get(key);
+    if (p === undefined) {
+      const g = this.generation;
+      p = this.storage.readSmall(tagKey(name, tag)).then((raw) => {
+        const d = raw ? parseDigest(raw.toString('utf8').trim()) : null;
+        if (d && g === this.generation) this.tags.set(key, d.value);
+        return d;
+      });
+      const settled = () => {
+        if (this.tagReads.get(key) === p) this.tagReads.delete(key);
+      };
+      p.then(settled, settled);
+      this.tagReads.set(key, p);
+    }
+    return p;
   }
 
   /** What is known about a manifest of this repository, or null when it is not one. */
@@ -89,6 +103,20 @@ export class ManifestStore {
     if (!digest) return null;
     const meta = await this.readMeta(name, digest);
     return meta ? { digest, meta } : null;
+  }
+
+  /**
+   * The manifest a reference (tag or digest, as in the URL) names, from the
+   * caches alone; undefined when any part is not cached. Only what the full
+   * path validated and read ever enters the caches, so a hit needs no checks.
+   */
+  peek(name: string, reference: string): { digest: string; meta: ManifestMeta; bytes: Buffer } | undefined {
+    const digest = reference.includes(':') ? reference : this.tags.get(`${name}\n${reference}`);
+    if (digest === undefined) return undefined;
+    const meta = this.metas.get(`${name}\n${digest}`);
+    if (meta === undefined) return undefined;
+    const bytes = this.contents.get(digest);
+    return bytes === undefined ? undefined : { digest, meta, bytes };
   }
 
   /** The manifest's bytes from the blob store (immutable per digest). */

@@ -1,7 +1,7 @@
 // /v2/<name>/manifests/<reference>: push, pull, check and delete manifests by
 // tag or digest.
 import type { Context } from '../../main/protocol.js';
-import { BodyTooLarge, type Reply, type Req } from '../../main/http/types.js';
+import { BodyTooLarge, type MemoryRead, type MemoryResponse, type Reply, type Req } from '../../main/http/types.js';
 import { digestOf, type Digest } from '../../main/digest.js';
 import { oci } from './errors.js';
 import { checkDigest, parseReference } from './names.js';
@@ -21,6 +21,22 @@ export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 export function acceptable(accept: string | undefined, mediaType: string): boolean {
   if (mediaType !== OCI_MANIFEST && mediaType !== OCI_INDEX) return true;
   if (!accept || accept.trim() === '') return true;
+  // A fleet sends a handful of distinct Accept values: parse each once.
+  const memo = mediaType === OCI_MANIFEST ? acceptsManifest : acceptsIndex;
+  let ok = memo.get(accept);
+  if (ok === undefined) {
+    ok = parseAccepts(accept, mediaType);
+    if (memo.size >= ACCEPT_MEMO_MAX) memo.clear();
+    memo.set(accept, ok);
+  }
+  return ok;
+}
+
+const ACCEPT_MEMO_MAX = 256;
+const acceptsManifest = new Map<string, boolean>();
+const acceptsIndex = new Map<string, boolean>();
+
+function parseAccepts(accept: string, mediaType: string): boolean {
   for (const part of accept.split(',')) {
     const [type, ...params] = part.split(';');
     const t = type!.trim().toLowerCase();
@@ -119,6 +135,16 @@ export function createManifests(ctx: Context) {
   }
 
   return {
+    /** What get() would answer, when the caches hold all of it (see Protocol.fromMemory). */
+    fromMemory(req: MemoryRead, name: string, reference: string, apiHeader: readonly [string, string]): MemoryResponse | undefined {
+      const hit = store.peek(name, reference);
+      if (hit === undefined || !acceptable(req.accept, hit.meta.mediaType)) return undefined;
+      return {
+        status: 200,
+        headers: [apiHeader, ['Content-Type', hit.meta.mediaType], ['Docker-Content-Digest', hit.digest], ['ETag', `"${hit.digest}"`]],
+        body: hit.bytes,
+      };
+    },
     async handle(req: Req, reply: Reply, name: string, reference: string): Promise<void> {
       switch (req.method) {
         case 'GET':

@@ -13,6 +13,7 @@ export type Route =
   | { kind: 'referrers'; name: string; digest: string };
 
 function decode(seg: string): string {
+  if (!seg.includes('%')) return seg;
   try {
     return decodeURIComponent(seg);
   } catch {
