@@ -1,23 +1,25 @@
 // Turns one credential into a verified identity. The hot path is a cache hit:
-// an HMAC of the credential, one LRU lookup, a constant-time digest compare —
-// nothing awaited. A miss runs one worker task shared by every concurrent
-// request carrying the same credential (single-flight); only successes are
-// cached. Failures feed the per-IP lockout and write one audit line.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+// one LRU lookup keyed by the Authorization header exactly as received, nothing
+// hashed, nothing awaited (an HMAC per request cost more than the rest of a
+// manifest GET). A miss runs one worker task shared by every concurrent request
+// carrying the same credential (single-flight); only successes are cached, and
+// only in memory. Failures feed the per-IP lockout and write one audit line.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Identity } from '../http/types.js';
 import { log } from '../log.js';
 import { describe, inc } from '../metrics.js';
-import type { Credential } from './credentials.js';
+import { parseAuthorization, type Credential } from './credentials.js';
 import { PoolBusy, type HashPool } from './hash-pool.js';
+import { Turnstile } from '../turnstile.js';
 import type { Htpasswd } from './htpasswd.js';
 import type { Lockout } from './lockout.js';
 import { TOKEN_RE, tokenId, tokenSha256 } from './token-format.js';
 import type { TokenStore } from './token-store.js';
 
 const CACHE_MAX = 10_000;
-/** LRU key = this many leading bytes of the HMAC; the entry keeps all 32 for the constant-time check */
-const KEY_BYTES = 18;
+/** Requests that continue per event-loop turn after sharing one verification. */
+const RESUME_SLICE = 16;
 
 export interface Verified {
   readonly identity: Identity;
@@ -39,11 +41,6 @@ type Outcome =
   | { ok: true; v: Verified; cacheable: boolean }
   | { ok: false; reason: Reason; id?: string };
 
-interface Entry {
-  mac: Buffer;
-  v: Verified;
-}
-
 const MESSAGES: Record<Reason, string> = {
   password: 'invalid username or password',
   token: 'invalid token',
@@ -55,9 +52,9 @@ describe('nora_auth_cache_hits_total', 'Requests whose credentials were found in
 describe('nora_auth_cache_misses_total', 'Requests whose credentials had to be verified');
 
 export class Authenticator {
-  private readonly key = randomBytes(32);
-  private readonly cache: LRUCache<string, Entry> | null;
-  private readonly inflight = new Map<string, { mac: Buffer; p: Promise<Outcome> }>();
+  private readonly cache: LRUCache<string, Verified> | null;
+  private readonly inflight = new Map<string, Promise<Outcome>>();
+  private readonly resume = new Turnstile(RESUME_SLICE);
   private dummy: { cost: number; hash: Promise<string> } | null = null;
 
   constructor(
@@ -67,7 +64,7 @@ export class Authenticator {
     readonly lockout: Lockout,
     cacheTtlSecs: number,
   ) {
-    this.cache = cacheTtlSecs > 0 ? new LRUCache<string, Entry>({ max: CACHE_MAX, ttl: cacheTtlSecs * 1000 }) : null;
+    this.cache = cacheTtlSecs > 0 ? new LRUCache<string, Verified>({ max: CACHE_MAX, ttl: cacheTtlSecs * 1000 }) : null;
   }
 
   /** Prepares the dummy hash unknown users are checked against. */
@@ -76,62 +73,91 @@ export class Authenticator {
   }
 
   /**
-   * Verifies a credential for a client IP. Returns synchronously on a cache hit
-   * or a lockout; throws TokenStoreError if the token store cannot be read.
+   * A cached verification for this exact Authorization header, or undefined.
+   * The caller must already know the client is not locked out.
    */
-  authenticate(cred: Credential, ip: string): Verified | AuthFailure | Promise<Verified | AuthFailure> {
+  cached(header: string): Verified | undefined {
+    if (this.cache === null) return undefined;
+    let v = this.cache.get(header);
+    if (v === undefined && header.charCodeAt(0) !== NL) {
+      // Another spelling of a verified credential (Bearer vs Basic token, a
+      // token under another user name): remember this spelling too.
+      const cred = parseAuthorization(header);
+      if (typeof cred === 'string') return undefined;
+      v = this.cache.get(canonicalKey(cred));
+      if (v !== undefined) this.cache.set(header, v);
+    }
+    if (v === undefined) return undefined;
+    if (v.expiresAt < Date.now()) {
+      this.cache.delete(header);
+      return undefined;
+    }
+    inc('nora_auth_cache_hits_total');
+    if (v.tokenId !== undefined) this.store.touch(v.tokenId);
+    return v;
+  }
+
+  /**
+   * The cache-hit half of authenticate(), for the server's synchronous path.
+   * `ip` is only called when some client has failed logins on record.
+   */
+  quick(header: string, ip: () => string): Verified | undefined {
+    if (!this.lockout.active) return this.cached(header);
+    const addr = ip();
+    if (this.lockout.retryAfter(addr) > 0) return undefined;
+    const v = this.cached(header);
+    if (v !== undefined) this.lockout.success(addr);
+    return v;
+  }
+
+  /**
+   * Verifies a credential for a client IP. `cacheKey` is the Authorization
+   * header it came in (the default, for credentials from a request body, can
+   * never equal a header: header values hold no newline). Returns synchronously
+   * on a cache hit or a lockout; throws TokenStoreError if the token store
+   * cannot be read.
+   */
+  authenticate(cred: Credential, ip: string, cacheKey = canonicalKey(cred)): Verified | AuthFailure | Promise<Verified | AuthFailure> {
     const wait = this.lockout.retryAfter(ip);
     if (wait > 0) return { fail: 'locked', retryAfter: wait };
-    const mac = this.mac(cred);
-    const k = mac.toString('base64', 0, KEY_BYTES);
-    if (this.cache !== null) {
-      const hit = this.cache.get(k);
-      if (hit !== undefined && timingSafeEqual(hit.mac, mac)) {
-        if (hit.v.expiresAt >= Date.now()) {
-          inc('nora_auth_cache_hits_total');
-          this.succeeded(hit.v, ip);
-          return hit.v;
-        }
-        this.cache.delete(k);
-      }
+    const hit = this.cached(cacheKey);
+    if (hit !== undefined) {
+      this.lockout.success(ip);
+      return hit;
     }
     inc('nora_auth_cache_misses_total');
-    return this.slow(cred, mac, k, ip);
+    return this.slow(cred, cacheKey, ip);
   }
 
-  private mac(cred: Credential): Buffer {
-    // A token authenticates by itself: whatever user name accompanies it shares the entry.
-    // The user's length keeps (user, password) pairs unambiguous whatever they contain.
-    const text = cred.kind === 'token' ? `t:${cred.secret}` : `p${cred.user.length}:${cred.user}${cred.secret}`;
-    return createHmac('sha256', this.key).update(text).digest();
-  }
-
-  private async slow(cred: Credential, mac: Buffer, k: string, ip: string): Promise<Verified | AuthFailure> {
+  private async slow(cred: Credential, cacheKey: string, ip: string): Promise<Verified | AuthFailure> {
     let out: Outcome;
     try {
-      out = await this.shared(cred, mac, k);
+      out = await this.shared(cred);
     } catch (e) {
       if (e instanceof PoolBusy) return { fail: 'busy' };
       throw e;
+    } finally {
+      // everyone who waited on this verification is released now: a slice per turn
+      await this.resume.pass();
     }
     if (!out.ok) return this.failed(cred, ip, out.reason, out.id);
+    if (out.cacheable && this.cache !== null) {
+      this.cache.set(cacheKey, out.v);
+      this.cache.set(canonicalKey(cred), out.v);
+    }
     this.succeeded(out.v, ip);
     return out.v;
   }
 
   /** One verification per distinct credential at a time; concurrent callers share it. */
-  private shared(cred: Credential, mac: Buffer, k: string): Promise<Outcome> {
+  private shared(cred: Credential): Promise<Outcome> {
+    const k = canonical(cred);
     const running = this.inflight.get(k);
-    if (running !== undefined && timingSafeEqual(running.mac, mac)) return running.p;
-    const p = this.verify(cred)
-      .then((out) => {
-        if (out.ok && out.cacheable && this.cache !== null) this.cache.set(k, { mac, v: out.v });
-        return out;
-      })
-      .finally(() => {
-        if (this.inflight.get(k)?.p === p) this.inflight.delete(k);
-      });
-    this.inflight.set(k, { mac, p });
+    if (running !== undefined) return running;
+    const p = this.verify(cred).finally(() => {
+      if (this.inflight.get(k) === p) this.inflight.delete(k);
+    });
+    this.inflight.set(k, p);
     return p;
   }
 
@@ -229,7 +255,22 @@ export class Authenticator {
   private evict(match: (v: Verified) => boolean): void {
     if (this.cache === null) return;
     const doomed: string[] = [];
-    for (const [k, e] of this.cache.entries()) if (match(e.v)) doomed.push(k);
+    for (const [k, v] of this.cache.entries()) if (match(v)) doomed.push(k);
     for (const k of doomed) this.cache.delete(k);
   }
 }
+
+/**
+ * One string per credential, whatever header spelling carried it. A token
+ * authenticates by itself, so the user name beside it is left out; the user's
+ * length keeps (user, password) pairs unambiguous whatever they contain.
+ */
+function canonical(cred: Credential): string {
+  return cred.kind === 'token' ? `t:${cred.secret}` : `p${cred.user.length}:${cred.user}${cred.secret}`;
+}
+
+/** The cache key of a credential whatever its spelling; header values hold no newline, so it never equals one. */
+function canonicalKey(cred: Credential): string {
+  return `\n${canonical(cred)}`;
+}
+const NL = 10;
