@@ -9,7 +9,7 @@ import { LRUCache } from 'lru-cache';
 import type { Identity } from '../http/types.js';
 import { log } from '../log.js';
 import { describe, inc } from '../metrics.js';
-import { parseAuthorization, type Credential } from './credentials.js';
+import type { Credential } from './credentials.js';
 import { PoolBusy, type HashPool } from './hash-pool.js';
 import { Turnstile } from '../turnstile.js';
 import type { Htpasswd } from './htpasswd.js';
@@ -76,20 +76,11 @@ export class Authenticator {
    * A cached verification for this exact Authorization header, or undefined.
    * The caller must already know the client is not locked out.
    */
-  cached(header: string): Verified | undefined {
-    if (this.cache === null) return undefined;
-    let v = this.cache.get(header);
-    if (v === undefined && header.charCodeAt(0) !== NL) {
-      // Another spelling of a verified credential (Bearer vs Basic token, a
-      // token under another user name): remember this spelling too.
-      const cred = parseAuthorization(header);
-      if (typeof cred === 'string') return undefined;
-      v = this.cache.get(canonicalKey(cred));
-      if (v !== undefined) this.cache.set(header, v);
-    }
+  cached(key: string): Verified | undefined {
+    const v = this.cache?.get(key);
     if (v === undefined) return undefined;
     if (v.expiresAt < Date.now()) {
-      this.cache.delete(header);
+      this.cache!.delete(key);
       return undefined;
     }
     inc('nora_auth_cache_hits_total');
@@ -120,7 +111,13 @@ export class Authenticator {
   authenticate(cred: Credential, ip: string, cacheKey = canonicalKey(cred)): Verified | AuthFailure | Promise<Verified | AuthFailure> {
     const wait = this.lockout.retryAfter(ip);
     if (wait > 0) return { fail: 'locked', retryAfter: wait };
-    const hit = this.cached(cacheKey);
+    let hit = this.cached(cacheKey);
+    if (hit === undefined && this.cache !== null) {
+      // Another spelling of a verified credential (Bearer vs Basic token, a
+      // token under another user name): remember this spelling too.
+      const canonical = canonicalKey(cred);
+      if (canonical !== cacheKey && (hit = this.cached(canonical)) !== undefined) this.cache.set(cacheKey, hit);
+    }
     if (hit !== undefined) {
       this.lockout.success(ip);
       return hit;
@@ -141,10 +138,7 @@ export class Authenticator {
       await this.resume.pass();
     }
     if (!out.ok) return this.failed(cred, ip, out.reason, out.id);
-    if (out.cacheable && this.cache !== null) {
-      this.cache.set(cacheKey, out.v);
-      this.cache.set(canonicalKey(cred), out.v);
-    }
+    if (out.cacheable && this.cache !== null) this.cache.set(cacheKey, out.v);
     this.succeeded(out.v, ip);
     return out.v;
   }
@@ -154,9 +148,15 @@ export class Authenticator {
     const k = canonical(cred);
     const running = this.inflight.get(k);
     if (running !== undefined) return running;
-    const p = this.verify(cred).finally(() => {
-      if (this.inflight.get(k) === p) this.inflight.delete(k);
-    });
+    const p = this.verify(cred)
+      .then((out) => {
+        // Cached before the in-flight entry goes, so no request in between starts a second verification.
+        if (out.ok && out.cacheable && this.cache !== null) this.cache.set(canonicalKey(cred), out.v);
+        return out;
+      })
+      .finally(() => {
+        if (this.inflight.get(k) === p) this.inflight.delete(k);
+      });
     this.inflight.set(k, p);
     return p;
   }
@@ -273,4 +273,3 @@ function canonical(cred: Credential): string {
 function canonicalKey(cred: Credential): string {
   return `\n${canonical(cred)}`;
 }
-const NL = 10;
