@@ -23,4 +23,4 @@ USER node
 VOLUME /data
 EXPOSE 4000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=5s CMD ["node", "dist/src/main/cli.js", "healthcheck"]
-CMD ["node", "dist/src/main/cli.js", "serve"]
+CMD ["node", "--max-semi-space-size=2", "dist/src/main/cli.js", "serve"]

@@ -64,7 +64,9 @@ t.test("the image's CMD serves and its HEALTHCHECK passes when run directly", as
   const hc = final.lines.find((l) => l.startsWith('HEALTHCHECK '))!;
   const hcCmd = JSON.parse(hc.slice(hc.indexOf('CMD ') + 4)) as string[];
   t.equal(cmd[0], 'node');
-  t.equal(cmd[1], 'dist/src/main/cli.js', 'CMD runs the compiled CLI (WORKDIR /app holds dist/)');
+  t.equal(cmd.at(-2), 'dist/src/main/cli.js', 'CMD runs the compiled CLI (WORKDIR /app holds dist/)');
+  const start = (JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  t.same(cmd, start.split(' '), 'CMD is the command of `npm start` (same node flags; the bench starts nora-ts with it too)');
   const d = await tempDir();
   const port = await freePort();
   // Same variables as the image, with /data mapped to a temp dir and loopback instead of 0.0.0.0.

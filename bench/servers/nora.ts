@@ -1,6 +1,7 @@
-// nora-ts under test: `node dist/src/main/cli.js serve`, configured only through
-// NORA_* environment variables, data in a fresh temp dir, access logs off.
-import { mkdtemp } from 'node:fs/promises';
+// nora-ts under test, started with the command of `npm start` (the Dockerfile's
+// CMD too: same node flags), configured only through NORA_* environment
+// variables, data in a fresh temp dir, access logs off.
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, spawnUntilReady } from './process.js';
@@ -8,6 +9,14 @@ import { basicAuth, type RunningServer, type StartOptions } from './types.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..', '..');
 export const CLI = join(ROOT, 'dist', 'src', 'main', 'cli.js');
+
+/** `npm start`'s node arguments, with the CLI path made absolute (the server runs in a temp dir). */
+async function startArgs(): Promise<string[]> {
+  const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const [node, ...args] = pkg.scripts.start.split(' ');
+  if (node !== 'node') throw new Error(`package.json start script does not run node: ${pkg.scripts.start}`);
+  return args.map((a) => (a.endsWith('cli.js') ? join(ROOT, a) : a));
+}
 
 export async function startNora(opts: StartOptions): Promise<RunningServer> {
   const dir = await mkdtemp(join(tmpdir(), 'nora-bench-'));
@@ -26,7 +35,7 @@ export async function startNora(opts: StartOptions): Promise<RunningServer> {
     // distribution has no request-rate limiter; measure capacity, not a throttle
     NORA_RATE_LIMIT_ENABLED: 'false',
   });
-  const args = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`, CLI, 'serve'] : [CLI, 'serve'];
+  const args = [...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), ...(await startArgs())];
   const url = `http://127.0.0.1:${port}`;
   const s = await spawnUntilReady({ cmd: process.execPath, args, env, cwd: dir, readyUrl: `${url}/health`, dataDir: dir });
   return {

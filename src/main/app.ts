@@ -31,6 +31,15 @@ export async function createRegistry(config: Config): Promise<Registry> {
   const protocols = [systemProtocol(ctx)];
   for (const make of protocolFactories) protocols.push(await make(ctx));
   const server = await startServer(ctx, protocols);
+  // Listening first lets /health answer while the hash workers boot (the
+  // slowest part of start-up); a registry whose workers cannot start still
+  // fails to start.
+  try {
+    await gate.ready();
+  } catch (e) {
+    await server.close(0);
+    throw e;
+  }
   // With port 0 the real port is known only now; links must name it.
   if (!config.server.public_url && config.server.port === 0) {
     ctx.baseUrl = publicUrl({ ...config, server: { ...config.server, port: server.port } });

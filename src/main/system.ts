@@ -1,10 +1,17 @@
-// /health (liveness + facts), /ready (storage gate), /metrics (Prometheus text).
+// /health (liveness + facts), /ready (storage reachable and credential checks
+// possible), /metrics (Prometheus text).
 import type { Context, Protocol } from './protocol.js';
 import { renderMetrics } from './metrics.js';
 
 const started = Date.now();
 
 export function systemProtocol(ctx: Context): Protocol {
+  // The port opens before the hash workers have booted: not ready until they have.
+  let gateReady = false;
+  ctx.gate.ready().then(
+    () => (gateReady = true),
+    () => {},
+  );
   return {
     name: 'system',
     matches: (p) => p === '/health' || p === '/ready' || p === '/metrics',
@@ -24,7 +31,7 @@ export function systemProtocol(ctx: Context): Protocol {
           auth: { enabled: ctx.config.auth.enabled },
         });
       } else if (req.path === '/ready') {
-        reply.status((await ctx.storage.probe()) ? 200 : 503).send();
+        reply.status(gateReady && (await ctx.storage.probe()) ? 200 : 503).send();
       } else {
         reply.status(200).header('Content-Type', 'text/plain; version=0.0.4').send(renderMetrics());
       }

@@ -32,6 +32,7 @@ export class CredentialGate implements AuthGate {
     private readonly ips: ClientIp,
     private readonly authenticator: Authenticator,
     readonly tokens: TokenService,
+    readonly ready: () => Promise<void>,
     private readonly onClose: () => Promise<void>,
   ) {
     this.challenge = Object.freeze({ 'WWW-Authenticate': `Basic realm="${realm.replace(/["\\]/g, '')}"` });

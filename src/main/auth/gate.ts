@@ -27,6 +27,8 @@ export interface AuthGate {
   quick(req: MemoryRead, format: string): Identity | undefined;
   /** The client address check() would have set as req.clientIp. */
   clientIp(req: MemoryRead): string;
+  /** Resolves once the gate can verify credentials (hash workers started); rejects if it never can. */
+  ready(): Promise<void>;
   close(): Promise<void>;
   /** Token management for the token API; absent when auth is off. */
   readonly tokens?: TokenService;
@@ -47,5 +49,6 @@ export class OpenGate implements AuthGate {
   clientIp(req: MemoryRead): string {
     return req.peer();
   }
+  async ready(): Promise<void> {}
   async close(): Promise<void> {}
 }

@@ -46,12 +46,14 @@ export class HashPool {
   static async create(size: number): Promise<HashPool> {
     const pool = new Piscina({
       filename: await workerFile(),
-      minThreads: size,
+      // One worker stays warm for the next login; more start when logins queue
+      // up and leave after a minute idle (each holds ~10 MB).
+      minThreads: 1,
       maxThreads: size,
       concurrentTasksPerWorker: 1,
       // The worker is plain compiled JS: don't inherit loaders (e.g. a test runner's TS hooks)
       execArgv: [],
-      idleTimeout: Number.POSITIVE_INFINITY,
+      idleTimeout: 60_000,
       // our own admission check below refuses first; this is only a backstop
       maxQueue: MAX_QUEUE * 2,
     });

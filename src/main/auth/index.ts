@@ -1,6 +1,7 @@
 // Builds the auth gate the configuration asks for. With auth on, anything that
 // would leave it half-working (no usable htpasswd, unusable token directory,
-// bad trusted_proxies entry) stops start-up with a message saying what to fix.
+// bad trusted_proxies entry, hash workers that cannot start) stops start-up
+// with a message saying what to fix.
 import type { Config } from '../config.js';
 import { log } from '../log.js';
 import { Authenticator } from './authenticator.js';
@@ -26,21 +27,18 @@ export async function createGate(config: Config): Promise<AuthGate> {
   const pool = await HashPool.create(a.hash_workers);
   const lockout = new Lockout();
   const authenticator = new Authenticator(htpasswd, store, pool, lockout, a.token_cache_ttl);
-  try {
-    await authenticator.prepare();
-  } catch (e) {
-    lockout.close();
-    await store.close();
-    await pool.close();
-    throw new Error(`hash workers failed to start: ${(e as Error).message}`);
-  }
+  // Started now, awaited by ready(): the port opens while the workers boot.
+  const warming = authenticator.prepare().catch((e: Error) => {
+    throw new Error(`hash workers failed to start: ${e.message}`);
+  });
+  warming.catch(() => {});
   htpasswd.watch((changed) => authenticator.usersChanged(changed));
   const tokens = new TokenService(authenticator, store, pool, new Set(a.admin_users));
   if (a.anonymous_read) log.warn('auth.anonymous_read: anyone can pull and download without credentials');
   if (a.docker_anon_pull) log.warn('auth.docker_anon_pull: anyone can pull Docker images without credentials');
   const realm = config.server.public_url || 'nora';
   let closed = false;
-  return new CredentialGate(a, realm, ips, authenticator, tokens, async () => {
+  return new CredentialGate(a, realm, ips, authenticator, tokens, () => warming, async () => {
     if (closed) return;
     closed = true;
     htpasswd.close();

@@ -175,52 +175,57 @@ export class UwsReply implements Reply {
       return;
     }
     this.started = true;
-    const buf = acquireBuffer();
-    let pos = start;
     let sent = 0;
+    let headWritten = false;
     try {
       while (sent < length && !this.aborted) {
-        const want = Math.min(buf.length, length - sent);
-        const { bytesRead } = await handle.read(buf, 0, want, pos);
-        if (this.aborted) break;
-        if (bytesRead === 0) throw new Error('file shorter than expected');
-        const chunk = buf.subarray(0, bytesRead);
-        const first = sent === 0;
+        // A buffer is held only while a chunk is read and handed to uWS, never
+        // while the client is slow: memory follows reads in flight, not open
+        // downloads. After backpressure the unsent rest is read again (from
+        // the page cache) when the socket can take more.
+        const buf = await acquireBuffer();
         let ok = false;
         let finished = false;
-        let base = 0;
-        this.res.cork(() => {
-          if (first) this.writeHead();
-          base = this.res.getWriteOffset();
-          [ok, finished] = this.res.tryEnd(chunk, length);
-        });
-        if (!ok && !finished) finished = await this.drain(chunk, base, length);
-        pos += bytesRead;
-        sent += bytesRead;
-        this.bytesOut += bytesRead;
+        let accepted = 0;
+        try {
+          const want = Math.min(buf.length, length - sent);
+          const { bytesRead } = await handle.read(buf, 0, want, start + sent);
+          if (this.aborted) break;
+          if (bytesRead === 0) throw new Error('file shorter than expected');
+          const chunk = buf.subarray(0, bytesRead);
+          this.res.cork(() => {
+            if (!headWritten) {
+              this.writeHead();
+              headWritten = true;
+            }
+            const base = this.res.getWriteOffset();
+            [ok, finished] = this.res.tryEnd(chunk, length);
+            accepted = finished ? bytesRead : this.res.getWriteOffset() - base;
+          });
+        } finally {
+          releaseBuffer(buf);
+        }
+        sent += accepted;
+        this.bytesOut += accepted;
         if (finished) break;
+        if (!ok) await this.writable();
       }
     } catch (e) {
       // Headers are out; the only honest signal left is to cut the connection.
       if (!this.aborted) this.res.close();
       throw e;
     } finally {
-      releaseBuffer(buf);
       this.resolveFinished();
     }
   }
 
-  /** Waits until uWS has taken the rest of `chunk`; resolves true when the response completed. */
-  private drain(chunk: Buffer, base: number, total: number): Promise<boolean> {
+  /** Resolves when the socket can take more (or the client has gone). */
+  private writable(): Promise<void> {
     return new Promise((resolve) => {
-      const onAbort = () => resolve(true);
-      this.onAbortHooks.push(onAbort);
-      this.res.onWritable((offset) => {
-        if (this.aborted) return true;
-        const [ok, finished] = this.res.tryEnd(chunk.subarray(offset - base), total);
-        if (finished) resolve(true);
-        else if (ok) resolve(false);
-        return ok;
+      this.onAbortHooks.push(resolve);
+      this.res.onWritable(() => {
+        resolve();
+        return true;
       });
     });
   }
