@@ -4,7 +4,6 @@
 import { createWriteStream } from 'node:fs';
 import { link, lstat, mkdir, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { LRUCache } from 'lru-cache';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Hash } from 'node:crypto';
@@ -60,9 +59,16 @@ export interface PutResult {
   created: boolean;
 }
 
+/** Verified files remembered; beyond this the least recently served is hashed again on its next read. */
+const MAX_VERIFIED = 100_000;
+
 export class BlobStore {
-  /** digest → identity of the stored file last hashed clean in this process */
-  private readonly verified = new LRUCache<string, string>({ max: 100_000 });
+  /**
+   * digest → identity of the stored file last hashed clean in this process.
+   * A Map in least-recently-used order, not an LRUCache: that would allocate
+   * its whole capacity (~3 MB, ~10 ms) at start-up; this grows with use.
+   */
+  private readonly verified = new Map<string, string>();
 
   constructor(readonly storage: LocalStorage) {}
 
@@ -80,12 +86,18 @@ export class BlobStore {
     const reader = await this.storage.openRead(blobKey(d));
     if (!reader) return null;
     const id = reader.identity;
-    if (id !== undefined && this.verified.get(d.value) === id) return reader;
+    if (id !== undefined && this.verified.get(d.value) === id) {
+      this.verified.delete(d.value);
+      this.verified.set(d.value, id);
+      return reader;
+    }
     return new VerifyingReader(
       reader,
       d,
       () => {
-        if (id !== undefined) this.verified.set(d.value, id);
+        if (id === undefined) return;
+        this.verified.set(d.value, id);
+        if (this.verified.size > MAX_VERIFIED) this.verified.delete(this.verified.keys().next().value!);
       },
       async (actual) => {
         this.verified.delete(d.value);
