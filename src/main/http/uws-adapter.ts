@@ -96,7 +96,8 @@ export class UwsReply implements Reply {
   bytesOut = 0;
   finished: Promise<void>;
   private resolveFinished!: () => void;
-  private onAbortHooks: (() => void)[] = [];
+  /** wakes a download waiting for the socket when the client goes away */
+  private wakeOnAbort: (() => void) | null = null;
 
   constructor(
     private readonly res: HttpResponse,
@@ -114,7 +115,7 @@ export class UwsReply implements Reply {
 
   markAborted(): void {
     this.aborted = true;
-    for (const h of this.onAbortHooks.splice(0)) h();
+    this.wakeOnAbort?.();
     this.resolveFinished();
   }
 
@@ -222,7 +223,7 @@ export class UwsReply implements Reply {
   /** Resolves when the socket can take more (or the client has gone). */
   private writable(): Promise<void> {
     return new Promise((resolve) => {
-      this.onAbortHooks.push(resolve);
+      this.wakeOnAbort = resolve;
       this.res.onWritable(() => {
         resolve();
         return true;
