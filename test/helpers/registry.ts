@@ -70,7 +70,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Runs `node dist/src/main/cli.js serve` with the given env; resolves once /health answers. */
+/** Runs `node dist/src/main/cli.js serve` with the given env; resolves once /ready answers 200 (the port opens earlier). */
 export async function spawnRegistry(env: Record<string, string>, cwd: string): Promise<Child> {
   const port = Number(env.NORA_PORT ?? (await freePort()));
   const proc = spawn(process.execPath, [CLI, 'serve'], {
@@ -86,7 +86,7 @@ export async function spawnRegistry(env: Record<string, string>, cwd: string): P
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`registry exited ${proc.exitCode}: ${out}`);
     try {
-      const r = await fetch(`${url}/health`);
+      const r = await fetch(`${url}/ready`);
       if (r.ok) break;
     } catch {
       /* not up yet */
