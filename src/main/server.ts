@@ -81,7 +81,7 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
     writeMemoryResponse(res, method, out);
     const bytesOut = method === 'HEAD' ? 0 : out.body.length;
     record(protocol.name, method, out.status, 0, bytesOut);
-    memoryAnswers([protocol.name]);
+    memoryAnswers(protocol.name);
     if (ip !== '') accessLog(method, path, out.status, 0, bytesOut, started, identity.user, ip);
     return true;
   };
@@ -138,9 +138,9 @@ describe('nora_http_memory_answers_total', 'Reads answered synchronously from me
 
 function record(format: string, method: string, status: number, bytesIn: number, bytesOut: number): void {
   // Clients choose the method: anything unusual shares one series, so they cannot grow the metrics without bound.
-  requests([format, METHODS.has(method) ? method : 'OTHER', status]);
-  if (bytesIn) bytesInTotal([format], bytesIn);
-  if (bytesOut) bytesOutTotal([format], bytesOut);
+  requests(format, METHODS.has(method) ? method : 'OTHER', status);
+  if (bytesIn) bytesInTotal(format, undefined, undefined, bytesIn);
+  if (bytesOut) bytesOutTotal(format, undefined, undefined, bytesOut);
 }
 
 function accessLog(method: string, path: string, status: number, bytesIn: number, bytesOut: number, started: number, user: string | undefined, ip: string): void {

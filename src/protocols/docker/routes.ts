@@ -21,8 +21,26 @@ function decode(seg: string): string {
   }
 }
 
-/** null when the path is not a registry route at all (404). */
+const ROUTE_MEMO_MAX = 4096;
+const memo = new Map<string, Route | null>();
+
+/**
+ * null when the path is not a registry route at all (404). A fleet pulls the
+ * same few paths over and over: each is parsed once (the memo is cleared when
+ * full, so odd paths cannot grow it without bound).
+ */
 export function parseRoute(path: string): Route | null {
+  let r = memo.get(path);
+  if (r === undefined) {
+    r = parse(path); // throws on bad percent-encoding: never memoised
+    if (r !== null) Object.freeze(r); // shared by every request for this path
+    if (memo.size >= ROUTE_MEMO_MAX) memo.clear();
+    memo.set(path, r);
+  }
+  return r;
+}
+
+function parse(path: string): Route | null {
   if (path === '/v2' || path === '/v2/') return { kind: 'base' };
   if (!path.startsWith('/v2/')) return null;
   const segs = path.slice(4).split('/').map(decode);
