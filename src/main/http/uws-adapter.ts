@@ -7,6 +7,7 @@ import { STATUS_CODES } from 'node:http';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { BodyTooLarge, type FileSlice, type Identity, type Reply, type Req } from './types.js';
 import { acquireBuffer, releaseBuffer } from './buffer-pool.js';
+import { copyBodyChunk } from './body-chunks.js';
 
 const decoder = new TextDecoder();
 /** Set at shutdown: every response then closes its connection, so keep-alive clients move on. */
@@ -277,7 +278,7 @@ export function adapt(res: HttpResponse, r: HttpRequest): Exchange {
   res.onData((ab, isLast) => {
     if (ab.byteLength > 0) {
       // uWS neuters the ArrayBuffer on return: copy it.
-      const chunk = Buffer.copyBytesFrom(new Uint8Array(ab));
+      const chunk = copyBodyChunk(ab);
       req.bytesIn += chunk.length;
       if (!body.push(chunk) && !isLast) {
         paused = true;

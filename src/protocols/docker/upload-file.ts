@@ -3,7 +3,8 @@
 // stays flat whatever the blob size; if the chunk fails half way (client gone,
 // size cap, disk error) the file is cut back and the hashes restored, so the
 // session only ever reflects whole, accepted chunks.
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
+import { FileAppender } from '../../main/storage/file-appender.js';
 import { open, truncate, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -55,8 +56,8 @@ export class UploadFile {
     const saved = new Map([...this.hashes].map(([a, h]) => [a, h.copy()] as const));
     const counter = new HashingCounter([], exact === undefined ? limit : Math.min(limit, exact));
     for (const [a, h] of this.hashes) counter.hashes.set(a, h);
-    // 'r+' (not 'a') so a file removed under us fails instead of silently restarting at 0.
-    const out = createWriteStream(this.path, { flags: 'r+', start: before, highWaterMark: WRITE_HIGH_WATER });
+    // Opened 'r+' (not 'a') so a file removed under us fails instead of silently restarting at 0.
+    const out = new FileAppender(this.path, before, WRITE_HIGH_WATER);
     try {
       await pipeline(body, counter, out);
       if (exact !== undefined && counter.bytes !== exact) throw new ChunkLengthMismatch(exact, counter.bytes);
