@@ -60,7 +60,7 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
 
   /** A read answered from memory, synchronously, or false to take the full path. */
   const answerFromMemory = (res: HttpResponse, r: HttpRequest, method: 'GET' | 'HEAD'): boolean => {
-    const started = performance.now();
+    const started = logEnabled('info') ? performance.now() : 0;
     const path = r.getUrl();
     const protocol = route(path);
     if (protocol?.fromMemory === undefined) return false;

@@ -21,6 +21,7 @@ import { parseDigest, type Digest } from '../digest.js';
 import { blobKey } from '../storage/blobs.js';
 import type { LocalStorage } from '../storage/local.js';
 import { scanFile, scanText } from './references.js';
+import { walkFiles } from './walk-files.js';
 
 export interface GcOptions {
   /** report only; delete nothing */
@@ -53,20 +54,6 @@ const NOT_METADATA = new Set(['blobs', 'tmp', 'quarantine']);
 /** A manifest is at most 4 MiB; larger blobs are layers and never scanned. */
 const MAX_MANIFEST = 4 * 1024 * 1024 + 1;
 const TRASH = 'gc-';
-
-async function* walkFiles(dir: string): AsyncGenerator<string> {
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch {
-    return;
-  }
-  for (const e of entries) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) yield* walkFiles(p);
-    else if (e.isFile()) yield p;
-  }
-}
 
 /** Digests named by every metadata file, plus (transitively) by the JSON blobs they name. */
 async function mark(storage: LocalStorage): Promise<Set<string>> {

@@ -3,10 +3,11 @@
 // with quarantine, moves them to <storage>/quarantine/ so they are never served
 // and a re-push can store a good copy. The file hashed is the file moved (same
 // inode), so a good copy written meanwhile is never quarantined by mistake.
-import { open, readdir } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { newHash, parseDigest, type Digest } from '../digest.js';
 import type { BlobStore } from '../storage/blobs.js';
+import { walkFiles } from './walk-files.js';
 
 export interface VerifyOptions {
   quarantine?: boolean;
@@ -31,21 +32,6 @@ export interface VerifyReport {
 }
 
 const CHUNK = 1 << 20;
-
-async function* blobFiles(dir: string): AsyncGenerator<string> {
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch {
-    return;
-  }
-  entries.sort((a, b) => (a.name < b.name ? -1 : 1));
-  for (const e of entries) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) yield* blobFiles(p);
-    else if (e.isFile()) yield p;
-  }
-}
 
 function digestAt(rel: string): Digest | null {
   const parts = rel.split(sep);
@@ -83,7 +69,7 @@ export async function verifyBlobs(blobs: BlobStore, opts: VerifyOptions = {}): P
   const report: VerifyReport = { blobsChecked: 0, bytesHashed: 0, bad: [], strayFiles: 0 };
   const dir = join(blobs.storage.root, 'blobs');
   const buf = Buffer.allocUnsafe(CHUNK);
-  for await (const path of blobFiles(dir)) {
+  for await (const path of walkFiles(dir)) {
     const d = digestAt(relative(dir, path));
     if (!d) {
       report.strayFiles++;
