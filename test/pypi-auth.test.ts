@@ -41,6 +41,12 @@ t.test('twine and pip with auth', async (t) => {
     const withToken = await env.pip(['install', '--no-input', '--no-deps', '--index-url', `http://token:${read}@${host}/simple/`, 'secret-lib']);
     t.equal(withToken.code, 0, withToken.stdout + withToken.stderr);
     t.equal((await env.python('import secret_lib; print(secret_lib.VALUE)')).stdout.trim(), 'secret');
+    // The README's other form: the index URL with the token in PIP_INDEX_URL.
+    const fromEnv = await env.pip(['install', '--no-input', '--no-deps', '--force-reinstall', 'secret-lib'], {
+      PIP_INDEX_URL: `http://token:${read}@${host}/simple/`,
+    });
+    t.equal(fromEnv.code, 0, fromEnv.stdout + fromEnv.stderr);
+    t.match(fromEnv.stdout, /Successfully installed secret-lib/);
 
     const plain = await fetch(`${r.url}/simple/secret-lib/`);
     t.equal(plain.status, 401);

@@ -75,14 +75,17 @@ export function twine(args: string[], cwd?: string): Promise<Run> {
 }
 
 /** A fresh venv whose pip sees only the index it is given. */
-export async function venv(dir: string): Promise<{ pip(args: string[]): Promise<Run>; python(code: string): Promise<Run> }> {
+export async function venv(dir: string): Promise<{ pip(args: string[], env?: Record<string, string>): Promise<Run>; python(code: string): Promise<Run> }> {
   const v = await run(PYTHON, ['-m', 'venv', '--without-pip', dir]);
   if (v.code !== 0) throw new Error(`venv failed: ${v.stderr}`);
   // pip from Debian's bundled wheel, run from the venv's interpreter, installs into the venv.
   const wheel = (await run(PYTHON, ['-c', 'import glob;print(glob.glob("/usr/share/python-wheels/pip-*.whl")[0])'])).stdout.trim();
   const py = join(dir, 'bin', 'python');
   return {
-    pip: (args) => run(py, [`${wheel}/pip`, ...args.slice(0, 1), '--isolated', '--no-cache-dir', ...args.slice(1)]),
+    // --isolated ignores PIP_* variables; a caller testing them passes `env` (run() already
+    // keeps the machine's own PIP_* and pip.conf out).
+    pip: (args, env) =>
+      run(py, [`${wheel}/pip`, ...args.slice(0, 1), ...(env ? [] : ['--isolated']), '--no-cache-dir', ...args.slice(1)], { env }),
     python: (code) => run(py, ['-c', code]),
   };
 }
