@@ -1,7 +1,7 @@
-// Turns per-run values into rows (median of runs, ratio nora-ts / distribution),
+// Turns per-run values into rows (median of runs, ratio nora-ts / the scenario's peer),
 // renders the Markdown tables and the JSON result document.
-import type { MetricDef, Scenario, Value } from './scenario.js';
-import { SERVERS, type ServerName } from './servers/index.js';
+import { peerOf, type MetricDef, type Scenario, type Value } from './scenario.js';
+import type { PeerName, ServerName } from './servers/index.js';
 import { median } from './stats.js';
 
 export interface Cell {
@@ -18,8 +18,11 @@ export interface Row {
   unit: string;
   better: MetricDef['better'];
   digits: number;
-  cells: Record<ServerName, Cell>;
-  /** nora-ts median / distribution median */
+  /** the server this row compares nora-ts with */
+  peer: PeerName;
+  /** nora-ts and the peer */
+  cells: Partial<Record<ServerName, Cell>> & Record<'nora-ts', Cell>;
+  /** nora-ts median / peer median */
   ratio: number | null;
   ratioNote?: string;
 }
@@ -34,10 +37,14 @@ export function buildRows(scenarios: Scenario[], outcomes: Map<string, Partial<R
   const rows: Row[] = [];
   for (const s of scenarios) {
     const per = outcomes.get(s.id) ?? {};
+    const peer = peerOf(s);
     for (const m of s.metrics) {
-      const cells = {} as Record<ServerName, Cell>;
-      for (const name of SERVERS) cells[name] = cell(per[name], m.key, s.skip?.[name]);
+      const cells = {
+        'nora-ts': cell(per['nora-ts'], m.key, s.skip?.['nora-ts']),
+        [peer]: cell(per[peer], m.key, s.skip?.[peer]),
+      };
       rows.push({
+        peer,
         scenario: s.id,
         title: s.title,
         metric: m.label,
@@ -52,12 +59,12 @@ export function buildRows(scenarios: Scenario[], outcomes: Map<string, Partial<R
   }
   for (const r of rows) {
     const s = scenarios.find((x) => x.id === r.scenario)!;
-    const peer = s.compareWith ? rows.find((x) => x.scenario === s.compareWith && x.key === r.key) : r;
+    const other = s.compareWith ? rows.find((x) => x.scenario === s.compareWith && x.key === r.key) : r;
     const a = r.cells['nora-ts'].median;
-    const b = peer?.cells.distribution.median ?? null;
+    const b = other?.cells[r.peer]?.median ?? null;
     if (a !== null && b !== null && b !== 0 && r.better !== 'exact') {
       r.ratio = a / b;
-      if (s.compareWith) r.ratioNote = `vs distribution in ${s.compareWith}`;
+      if (s.compareWith) r.ratioNote = `vs ${r.peer} in ${s.compareWith}`;
     }
   }
   return rows;
@@ -100,14 +107,14 @@ function escape(s: string): string {
 }
 
 export function markdownTable(rows: Row[]): string {
-  const out = ['| scenario | metric | nora-ts | distribution | ratio |', '|---|---|---:|---:|---:|'];
+  const out = ['| scenario | metric | nora-ts | peer | ratio |', '|---|---|---:|---:|---:|'];
   let last = '';
   for (const r of rows) {
-    const scen = r.scenario === last ? '' : `${r.scenario} ${r.title}`;
+    const scen = r.scenario === last ? '' : `${r.scenario} ${r.title} (vs ${r.peer})`;
     last = r.scenario;
     const ratio = r.ratio === null ? '—' : `${fmt(r.ratio, r.ratio >= 10 ? 1 : 2)}×${r.ratioNote ? ` (${r.ratioNote})` : ''}`;
     out.push(
-      `| ${escape(scen)} | ${r.metric} (${r.unit}) ${ARROW[r.better]} | ${show(r.cells['nora-ts'], r)} | ${show(r.cells.distribution, r)} | ${ratio} |`,
+      `| ${escape(scen)} | ${r.metric} (${r.unit}) ${ARROW[r.better]} | ${show(r.cells['nora-ts'], r)} | ${show(r.cells[r.peer] ?? { runs: [], median: null, na: 'not run' }, r)} | ${ratio} |`,
     );
   }
   return out.join('\n');

@@ -9,7 +9,7 @@ import { missingTools } from './prereq.js';
 import { machineInfo, gitInfo } from './machine.js';
 import { makeFixtures } from './fixtures.js';
 import { SCENARIOS } from './scenarios/index.js';
-import { FULL, QUICK, type BenchContext, type Settings } from './scenario.js';
+import { FULL, QUICK, peerOf, type BenchContext, type Settings } from './scenario.js';
 import { SERVERS, type ServerName } from './servers/index.js';
 import { CLI, ROOT } from './servers/nora.js';
 import { stopAll } from './servers/process.js';
@@ -24,7 +24,8 @@ const USAGE = `Usage: node dist/bench/run.js [options]   (or: npm run bench -- [
   --quick             every scenario for a few seconds, 1 run, 64 MiB instead of 1 GiB (CI smoke)
   --runs N            runs per figure (default 3, quick 1); each figure is the median
   --only IDS          comma list of scenario ids to run (${SCENARIOS.map((s) => s.id).join(',')})
-  --servers NAMES     comma list: nora-ts,distribution (default both)
+  --servers NAMES     comma list: nora-ts,distribution,verdaccio (default all; each scenario
+                      runs nora-ts and its one peer: distribution, or Verdaccio for npm)
   --out-dir DIR       where the JSON result goes (default bench/results)
   --cpu-prof DIR      run nora-ts under node --cpu-prof, profiles written to DIR
   --no-ceiling        skip the bare-uWS ceiling reference measurement
@@ -154,7 +155,7 @@ async function main(): Promise<void> {
   for (const s of scenarios) {
     const per: Partial<Record<ServerName, Outcome>> = {};
     outcomes.set(s.id, per);
-    const names = opts.servers.filter((n) => !s.skip?.[n]);
+    const names = opts.servers.filter((n) => (n === 'nora-ts' || n === peerOf(s)) && !s.skip?.[n]);
     for (const n of names) per[n] = { runs: [] };
     for (let run = 1; run <= settings.runs; run++) {
       for (const n of names) {
@@ -191,11 +192,11 @@ async function main(): Promise<void> {
   const targets = checkTargets(rows, ceilingRps, settings);
   const finished = new Date();
   const header =
-    `## nora-ts vs distribution ${machine.tools['docker-registry'].split(' ').pop()} — ${opts.quick ? 'quick smoke (figures not meaningful)' : `median of ${settings.runs} runs`}\n\n` +
+    `## nora-ts vs distribution ${machine.tools['docker-registry'].split(' ').pop()} and Verdaccio 6.8.0 (npm) — ${opts.quick ? 'quick smoke (figures not meaningful)' : `median of ${settings.runs} runs`}\n\n` +
     `${machine.cores} cores, ${machine.cpu_model}, ${(machine.memory_bytes / 2 ** 30).toFixed(1)} GiB RAM, node ${machine.node}; ` +
     `commit ${git.commit?.slice(0, 12) ?? 'unknown'}${git.dirty ? ' (dirty)' : ''}. ` +
     `Load: wrk -t${settings.threads} / hey on the same cores as the server. Big push: ${describeBigPush(settings.bigPushBytes)}. ` +
-    `MB = 10^6 bytes. ↑ higher is better, ↓ lower is better; ratio = nora-ts / distribution.` +
+    `MB = 10^6 bytes. ↑ higher is better, ↓ lower is better; ratio = nora-ts / the scenario's peer.` +
     (loadBefore > 0.5 ? ` **Load average was ${loadBefore.toFixed(2)} at the start: other work shared the cores.**` : '') +
     '\n';
   const ceilingLine = ceilingRps !== null ? `\nBare-uWS ceiling (manifest from memory, same wrk settings): ${Math.round(ceilingRps)} req/s.\n` : '';
@@ -221,8 +222,9 @@ async function main(): Promise<void> {
       key: r.key,
       unit: r.unit,
       better: r.better,
+      peer: r.peer,
       'nora-ts': r.cells['nora-ts'],
-      distribution: r.cells.distribution,
+      [r.peer]: r.cells[r.peer],
       ratio: r.ratio,
       ...(r.ratioNote ? { ratio_note: r.ratioNote } : {}),
     })),

@@ -1,6 +1,6 @@
 // What a scenario is, the settings of a run (full or --quick), and the helper
 // that gives a scenario a fresh server for exactly one measurement.
-import { startServer, type Credentials, type RunningServer, type ServerName } from './servers/index.js';
+import { startServer, type Credentials, type PeerName, type RunningServer, type ServerName } from './servers/index.js';
 import { seedImage, type Seeded } from './registry-client.js';
 import { generatedBuffer } from './content.js';
 import { MiB } from './stats.js';
@@ -69,12 +69,18 @@ export interface Scenario {
   id: string;
   title: string;
   metrics: MetricDef[];
+  /** the server nora-ts is measured against (default distribution) */
+  peer?: PeerName;
   /** servers that cannot run this scenario, with the reason */
   skip?: Partial<Record<ServerName, string>>;
   /** ratio against another scenario's distribution figures (e.g. tokens vs htpasswd) */
   compareWith?: string;
   /** one measurement on `server`; returns one value per metric key */
   run(ctx: BenchContext, server: ServerName): Promise<Record<string, Value>>;
+}
+
+export function peerOf(s: Scenario): PeerName {
+  return s.peer ?? 'distribution';
 }
 
 export const REPO = 'bench/app';

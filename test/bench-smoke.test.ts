@@ -1,5 +1,5 @@
 // The bench harness end to end: `node dist/bench/run.js --quick` against real
-// nora-ts and real distribution servers. Figures are not asserted (timing is
+// nora-ts and real peers (distribution; Verdaccio for npm). Figures are not asserted (timing is
 // the machine's business); that every scenario ran, the table printed and the
 // JSON result was written are.
 import t from 'tap';
@@ -47,11 +47,11 @@ t.test('names the exact apt-get line for missing programs and exits non-zero', a
   t.same(await readdir(out), [], 'nothing written');
 });
 
-t.test('--quick runs every scenario on both servers, prints the table, writes the JSON', async (t) => {
+t.test('--quick runs every scenario on nora-ts and its peer, prints the table, writes the JSON', async (t) => {
   const out = await tempDir(t, 'bench-out-');
   const r = await run(['--quick', '--out-dir', out]);
   t.equal(r.code, 0, r.stderr.slice(-3000));
-  t.match(r.stdout, /^\| scenario \| metric \| nora-ts \| distribution \| ratio \|$/m);
+  t.match(r.stdout, /^\| scenario \| metric \| nora-ts \| peer \| ratio \|$/m);
   t.match(r.stdout, /^\| DESIGN\.md target \| wanted \| measured \| met \|$/m);
 
   const files = await readdir(out);
@@ -66,16 +66,18 @@ t.test('--quick runs every scenario on both servers, prints the table, writes th
   t.ok('commit' in doc.git);
 
   const ids = new Set(doc.results.map((x: { scenario: string }) => x.scenario));
-  t.same([...ids], ['1a', '1b', '2', '3', '4', '5a', '5b', '6', '7']);
+  t.same([...ids], ['1a', '1b', '2', '3', '4', '5a', '5b', '6', '7', '8a', '8b']);
   for (const id of ids) t.match(r.stdout, new RegExp(`^\\| ${id} `, 'm'), `scenario ${id} printed`);
 
-  // Every figure was measured on both servers, except what a server cannot have.
+  // Every figure was measured on nora-ts and the scenario's peer, except what a server cannot have.
   for (const row of doc.results) {
     const where = `${row.scenario} ${row.metric}`;
-    if (row.scenario === '6') t.match(row.distribution.na, /no API tokens/, `${where}: distribution n/a`);
-    else if (row.key === 'bcrypt') t.match(row.distribution.na, /not exposed/, `${where}: distribution n/a`);
-    else if (row.key === 'looplag') t.match(row.distribution.na, /no single event loop/, `${where}: distribution n/a`);
-    else t.type(row.distribution.median, 'number', `${where}: distribution measured (${row.distribution.na ?? ''})`);
+    t.equal(row.peer, row.scenario.startsWith('8') ? 'verdaccio' : 'distribution', `${where}: its peer`);
+    const peer = row[row.peer];
+    if (row.scenario === '6') t.match(peer.na, /no API tokens/, `${where}: distribution n/a`);
+    else if (row.key === 'bcrypt') t.match(peer.na, /not exposed/, `${where}: distribution n/a`);
+    else if (row.key === 'looplag') t.match(peer.na, /no single event loop/, `${where}: distribution n/a`);
+    else t.type(peer.median, 'number', `${where}: ${row.peer} measured (${peer.na ?? ''})`);
     t.type(row['nora-ts'].median, 'number', `${where}: nora-ts measured (${row['nora-ts'].na ?? ''})`);
   }
 });

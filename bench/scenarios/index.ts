@@ -5,6 +5,7 @@ import { parallelPulls, hundredPulls } from './blob-pulls.js';
 import { coldAuthStorm } from './auth-storm.js';
 import { bigPush, parallelPush } from './push.js';
 import { startup } from './startup.js';
+import { npmPackument, npmTarball } from './npm-reads.js';
 
 export const SCENARIOS: Scenario[] = [
   manifestAuth,
@@ -16,4 +17,6 @@ export const SCENARIOS: Scenario[] = [
   parallelPush,
   manifestToken,
   startup,
+  npmPackument,
+  npmTarball,
 ];

@@ -46,6 +46,7 @@ export async function startNora(opts: StartOptions): Promise<RunningServer> {
     auth: opts.auth ? basicAuth(opts.creds.user, opts.creds.password) : undefined,
     readyPath: '/health',
     probePath: '/health',
+    npmPath: '/npm',
     stop: s.stop,
     output: s.output,
   };

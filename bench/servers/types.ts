@@ -1,6 +1,8 @@
 // What a scenario needs from a server under test, whichever registry it is.
-export type ServerName = 'nora-ts' | 'distribution';
-export const SERVERS: ServerName[] = ['nora-ts', 'distribution'];
+export type ServerName = 'nora-ts' | 'distribution' | 'verdaccio';
+export const SERVERS: ServerName[] = ['nora-ts', 'distribution', 'verdaccio'];
+/** The servers nora-ts is measured against; each scenario names one (distribution by default). */
+export type PeerName = Exclude<ServerName, 'nora-ts'>;
 
 export interface Credentials {
   /** path of the htpasswd file (bcrypt, `htpasswd -B` default cost) */
@@ -28,6 +30,8 @@ export interface RunningServer {
   readyPath: string;
   /** a cheap path answered without credentials, to sample responsiveness */
   probePath: string;
+  /** where the npm registry is mounted ('' = the root), for servers that serve npm */
+  npmPath?: string;
   /** stops the process and deletes its data directory */
   stop(): Promise<void>;
   /** last lines the process wrote to stderr/stdout, for error messages */
