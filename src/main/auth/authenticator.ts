@@ -36,7 +36,7 @@ export type AuthFailure =
   | { readonly fail: 'invalid'; readonly message: string }
   | { readonly fail: 'busy' };
 
-type Reason = 'password' | 'token' | 'expired' | 'owner';
+type Reason = 'password' | 'token' | 'expired' | 'owner' | 'token_as_password';
 type Outcome =
   | { ok: true; v: Verified; cacheable: boolean }
   | { ok: false; reason: Reason; id?: string };
@@ -46,6 +46,7 @@ const MESSAGES: Record<Reason, string> = {
   token: 'invalid token',
   expired: 'token expired',
   owner: 'invalid token',
+  token_as_password: 'API tokens are not accepted here; send the htpasswd password',
 };
 
 describe('nora_auth_cache_hits_total', 'Requests whose credentials were found in the verified-credential cache');
@@ -124,6 +125,17 @@ export class Authenticator {
     }
     inc('nora_auth_cache_misses_total');
     return this.slow(cred, cacheKey, ip);
+  }
+
+  /**
+   * Refuses a credential of a kind this route does not take (an API token in
+   * the token API's password field) without verifying it: it counts toward
+   * the lockout like a wrong password, so a token cannot be tried for free.
+   */
+  refuse(cred: Credential, ip: string): AuthFailure {
+    const wait = this.lockout.retryAfter(ip);
+    if (wait > 0) return { fail: 'locked', retryAfter: wait };
+    return this.failed(cred, ip, 'token_as_password');
   }
 
   private async slow(cred: Credential, cacheKey: string, ip: string): Promise<Verified | AuthFailure> {

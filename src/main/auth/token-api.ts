@@ -1,14 +1,17 @@
 // The public token API (credentials in the JSON body, as NORA and the seed
-// document show):
+// document show; the password is the htpasswd one, never an API token):
 //   POST /api/tokens         {username, password, role?, ttl_days?, description?} → {token, expires_in_days}
 //   POST /api/tokens/list    {username, password}                                   → {tokens: [...]}
-//   POST /api/tokens/revoke  {username, password, hash_prefix}                      → {revoked}
-// Errors are {"error": "..."}: 400 bad JSON, 401 bad credentials, 403 role not
-// allowed, 404 unknown prefix, 405 method, 413 body too big, 415 content type,
-// 422 a field (named in the message), 429 lockout, 503 auth disabled.
+//   POST /api/tokens/revoke  {username, password, hash_prefix}                      → {revoked: <16 hex id>}
+// hash_prefix may be any prefix of a listed one from 6 characters on.
+// Errors are {"error": "..."}: 400 bad JSON or hash_prefix, 401 bad credentials
+// (an API token as the password included), 403 role not allowed, 404 unknown
+// prefix, 405 method, 409 prefix matches several tokens, 413 body too big,
+// 415 content type, 422 a field (named in the message), 429 lockout, 503 auth disabled.
 import type { Context, Protocol } from '../protocol.js';
 import { HttpError } from '../protocol.js';
 import type { Req, Reply, Role } from '../http/types.js';
+import { ID_PREFIX_RE } from './token-format.js';
 import { ServiceError, type Caller, type TokenService } from './token-service.js';
 
 const BODY_LIMIT = 16 * 1024;
@@ -52,6 +55,12 @@ function ttlField(b: Body): number {
   return v;
 }
 
+function prefixField(b: Body): string {
+  const v = stringField(b, 'hash_prefix', 128, true).toLowerCase();
+  if (!ID_PREFIX_RE.test(v)) throw new HttpError(400, 'BAD_REQUEST', 'hash_prefix: 6 to 16 hex characters of a hash_prefix from /api/tokens/list');
+  return v;
+}
+
 /** Each action validates its own fields before any credential is checked. */
 const ACTIONS: Record<string, { validate: (b: Body) => void; run: Action }> = {
   '/api/tokens': {
@@ -67,8 +76,8 @@ const ACTIONS: Record<string, { validate: (b: Body) => void; run: Action }> = {
     run: (svc, caller, _b, ip) => svc.list(caller, ip),
   },
   '/api/tokens/revoke': {
-    validate: (b) => void stringField(b, 'hash_prefix', 128, true),
-    run: (svc, caller, b, ip) => svc.revoke(caller, stringField(b, 'hash_prefix', 128, true), ip),
+    validate: (b) => void prefixField(b),
+    run: (svc, caller, b, ip) => svc.revoke(caller, prefixField(b), ip),
   },
 };
 
@@ -114,7 +123,7 @@ export function tokenApiProtocol(ctx: Context): Protocol {
       action.validate(body);
       try {
         const caller = await svc.login(username, password, req.clientIp);
-        req.identity = { user: caller.user, role: caller.role, via: caller.via };
+        req.identity = { user: caller.user, role: 'write', via: 'htpasswd' };
         reply.json(200, await action.run(svc, caller, body, req.clientIp));
       } catch (e) {
         if (e instanceof ServiceError) throw new HttpError(e.status, 'TOKEN_API', e.message, undefined, e.headers);

@@ -1,11 +1,13 @@
 // API token format: "nra_" + 32 lowercase hex characters (128 random bits).
 // A token's id is the first 16 hex characters of its SHA-256: it names the
 // token's file (lookup without trying every stored hash) and is the
-// hash_prefix shown in listings, as in NORA.
+// hash_prefix shown in listings, as in NORA. Revoking takes any prefix of it
+// of at least 6 characters (the product document revokes with 6).
 import { createHash, randomBytes } from 'node:crypto';
 
 export const TOKEN_RE = /^nra_[0-9a-f]{32}$/;
 export const TOKEN_ID_RE = /^[0-9a-f]{16}$/;
+export const ID_PREFIX_RE = /^[0-9a-f]{6,16}$/;
 
 export function newToken(): string {
   return 'nra_' + randomBytes(16).toString('hex');

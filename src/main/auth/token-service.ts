@@ -1,29 +1,25 @@
-// Token management behind the token HTTP API: who the caller is (htpasswd user
-// or API token, checked through the same cache, lockout and audit as every
-// other login), and create / list / revoke with the role rules:
-// only users in admin_users may mint admin tokens, a token never mints a token
-// of a higher role or one that outlives it, admins see and revoke every token.
+// Token management behind the token HTTP API: who the caller is, and create /
+// list / revoke with the role rules. Only the htpasswd password manages
+// tokens (as NORA): an API token in the password field is refused and counts
+// as a failed login, so a leaked token can neither list, revoke nor mint
+// tokens (a minted token would outlive the leaked one's revocation). Only
+// users in admin_users may mint admin tokens; they see and revoke every
+// token. Revoke takes any unambiguous prefix of a listed hash_prefix.
 import type { Role } from '../http/types.js';
 import { log } from '../log.js';
 import type { Authenticator } from './authenticator.js';
 import type { HashPool } from './hash-pool.js';
 import { PoolBusy } from './hash-pool.js';
-import { ROLE_RANK } from './policy.js';
-import { newToken, TOKEN_ID_RE, TOKEN_RE, tokenId } from './token-format.js';
+import { newToken, TOKEN_RE, tokenId } from './token-format.js';
 import { TokenStoreError, type TokenStore } from './token-store.js';
 
+/** An htpasswd user who proved the password. */
 export interface Caller {
   user: string;
-  role: Role;
-  via: 'htpasswd' | 'token';
-  /** sees and revokes every token */
+  /** in admin_users: mints admin tokens, sees and revokes every token */
   admin: boolean;
-  /** for token callers: its id and expiry (unix seconds) */
-  tokenId?: string;
-  tokenExpiresAt?: number;
 }
 
-/** A refusal the API renders as {"error": message}. */
 export class ServiceError extends Error {
   constructor(
     readonly status: number,
@@ -55,14 +51,13 @@ export class TokenService {
     private readonly adminUsers: ReadonlySet<string>,
   ) {}
 
-  /** Checks body credentials (password, or an API token as the password). */
+  /** Checks body credentials: the htpasswd password only, never an API token. */
   async login(username: string, password: string, ip: string): Promise<Caller> {
-    const cred = TOKEN_RE.test(password)
-      ? { kind: 'token' as const, user: username, secret: password }
-      : { kind: 'password' as const, user: username, secret: password };
+    const cred = { kind: 'password' as const, user: username, secret: password };
     let r;
     try {
-      r = this.auth.authenticate(cred, ip);
+      // A token-shaped password is never bcrypted (as on every other route).
+      r = TOKEN_RE.test(password) ? this.auth.refuse(cred, ip) : this.auth.authenticate(cred, ip);
       if (r instanceof Promise) r = await r;
     } catch (e) {
       if (e instanceof TokenStoreError) throw new ServiceError(503, 'token storage unavailable');
@@ -72,28 +67,20 @@ export class TokenService {
       if (r.fail === 'locked')
         throw new ServiceError(429, `too many failed login attempts; retry after ${r.retryAfter} seconds`, { 'Retry-After': String(r.retryAfter) });
       if (r.fail === 'busy') throw new ServiceError(429, 'too many logins being verified; retry shortly', { 'Retry-After': '1' });
+      if (TOKEN_RE.test(password))
+        throw new ServiceError(401, 'invalid credentials: token management takes the htpasswd password, not an API token');
       throw new ServiceError(401, 'invalid credentials');
     }
-    const id = r.identity;
-    if (id.via === 'token') {
-      return { user: id.user, role: id.role, via: 'token', admin: id.role === 'admin', tokenId: r.tokenId, tokenExpiresAt: r.expiresAt / 1000 };
-    }
-    return { user: id.user, role: id.role, via: 'htpasswd', admin: this.adminUsers.has(id.user) };
+    return { user: r.identity.user, admin: this.adminUsers.has(r.identity.user) };
   }
 
   async create(caller: Caller, role: Role, ttlDays: number, description: string | null, ip: string): Promise<{ token: string; expires_in_days: number }> {
-    const ceiling: Role = caller.via === 'token' ? caller.role : caller.admin ? 'admin' : 'write';
-    if (ROLE_RANK[role] > ROLE_RANK[ceiling]) {
-      this.refused('token_create', caller, ip, `role ${role} above ${ceiling}`);
-      if (caller.via === 'token') throw new ServiceError(403, `a ${caller.role} token cannot create a ${role} token`);
+    if (role === 'admin' && !caller.admin) {
+      this.refused('token_create', caller, ip, 'admin role not permitted');
       throw new ServiceError(403, 'admin role is not permitted for this account; add it to auth.admin_users');
     }
     const now = Math.floor(Date.now() / 1000);
     const expires = now + ttlDays * DAY;
-    if (caller.tokenExpiresAt !== undefined && expires > caller.tokenExpiresAt) {
-      const left = Math.max(0, Math.floor((caller.tokenExpiresAt - now) / DAY));
-      throw new ServiceError(422, `ttl_days: a token cannot create a token that outlives it (at most ${left} days here)`);
-    }
     for (let attempt = 0; attempt < 3; attempt++) {
       const token = newToken();
       const id = tokenId(token);
@@ -107,7 +94,7 @@ export class TokenService {
       const rec = { token_hash: hash, user: caller.user, created_at: now, expires_at: expires, last_used: null, description, role };
       if (await this.store.create(id, rec)) {
         log.info('token created', {
-          event: 'token_create', user: caller.user, via: caller.via, by_token: caller.tokenId, role, token_prefix: id, expires_at: expires, ip,
+          event: 'token_create', user: caller.user, role, token_prefix: id, expires_at: expires, ip,
         });
         return { token, expires_in_days: ttlDays };
       }
@@ -118,7 +105,7 @@ export class TokenService {
   async list(caller: Caller, ip: string): Promise<{ tokens: TokenInfo[] }> {
     const all = await this.store.list();
     const visible = caller.admin ? all : all.filter((t) => t.user === caller.user);
-    log.info('tokens listed', { event: 'token_list', user: caller.user, via: caller.via, scope: caller.admin ? 'all' : 'own', count: visible.length, ip });
+    log.info('tokens listed', { event: 'token_list', user: caller.user, scope: caller.admin ? 'all' : 'own', count: visible.length, ip });
     return {
       tokens: visible.map((t) => {
         const info: TokenInfo = {
@@ -135,25 +122,46 @@ export class TokenService {
     };
   }
 
-  async revoke(caller: Caller, hashPrefix: string, ip: string): Promise<{ revoked: string }> {
-    let rec;
-    try {
-      rec = await this.store.read(hashPrefix);
-    } catch (e) {
-      if (e instanceof TokenStoreError) rec = caller.admin ? { user: caller.user } : null; // a corrupt file: only an admin may remove it
-      else throw e;
+  /**
+   * Revokes the one token of the caller's (an admin: anyone's) whose id starts
+   * with `prefix` (6 to 16 lowercase hex, checked by the API). Several → 409
+   * saying how many; none, or a concurrent revoke won → 404.
+   */
+  async revoke(caller: Caller, prefix: string, ip: string): Promise<{ revoked: string }> {
+    const matches = await this.revocable(caller, prefix);
+    if (matches.length > 1) {
+      this.refused('token_revoke', caller, ip, `ambiguous (${matches.length})`, prefix);
+      throw new ServiceError(409, `hash_prefix ${prefix} matches ${matches.length} ${caller.admin ? '' : 'of your '}tokens; send more of its characters (the list shows 16)`);
     }
+    const m = matches[0];
     // Someone else's token answers exactly like a missing one.
-    if (rec === null || (!caller.admin && rec.user !== caller.user) || !(await this.store.remove(hashPrefix))) {
-      this.refused('token_revoke', caller, ip, 'not found', TOKEN_ID_RE.test(hashPrefix) ? hashPrefix : undefined);
+    if (m === undefined || !(await this.store.remove(m.id))) {
+      this.refused('token_revoke', caller, ip, 'not found', prefix);
       throw new ServiceError(404, 'token not found');
     }
-    this.auth.tokenRevoked(hashPrefix);
-    log.info('token revoked', { event: 'token_revoke', user: caller.user, via: caller.via, owner: rec.user, token_prefix: hashPrefix, ip });
-    return { revoked: hashPrefix };
+    this.auth.tokenRevoked(m.id);
+    log.info('token revoked', { event: 'token_revoke', user: caller.user, owner: m.owner, token_prefix: m.id, ip });
+    return { revoked: m.id };
+  }
+
+  /** The caller's tokens whose id starts with prefix; an admin's include anyone's, and unreadable files (owner unknown). */
+  private async revocable(caller: Caller, prefix: string): Promise<{ id: string; owner?: string }[]> {
+    const out: { id: string; owner?: string }[] = [];
+    for (const id of await this.store.ids(prefix)) {
+      let rec;
+      try {
+        rec = await this.store.read(id);
+      } catch (e) {
+        if (!(e instanceof TokenStoreError)) throw e;
+        if (caller.admin) out.push({ id }); // a corrupt file: only an admin may remove it
+        continue;
+      }
+      if (rec !== null && (caller.admin || rec.user === caller.user)) out.push({ id, owner: rec.user });
+    }
+    return out;
   }
 
   private refused(event: string, caller: Caller, ip: string, reason: string, prefix?: string): void {
-    log.warn('token request refused', { event, user: caller.user, via: caller.via, reason, token_prefix: prefix, ip });
+    log.warn('token request refused', { event, user: caller.user, reason, token_prefix: prefix, ip });
   }
 }

@@ -153,18 +153,23 @@ export class TokenStore {
     });
   }
 
+  /** Ids of the stored tokens, or of those whose id starts with `prefix` (files are not read). */
+  async ids(prefix = ''): Promise<string[]> {
+    return (await readdir(this.dir)).filter((n) => FILE_RE.test(n) && n.startsWith(prefix)).map((n) => n.slice(0, 16));
+  }
+
   /** Every readable token, newest first; unreadable files are skipped with a warning. */
   async list(): Promise<StoredToken[]> {
-    const names = (await readdir(this.dir)).filter((n) => FILE_RE.test(n));
+    const ids = await this.ids();
     const out: StoredToken[] = [];
     const BATCH = 16;
-    for (let i = 0; i < names.length; i += BATCH) {
+    for (let i = 0; i < ids.length; i += BATCH) {
       const recs = await Promise.all(
-        names.slice(i, i + BATCH).map(async (n) => {
+        ids.slice(i, i + BATCH).map(async (id) => {
           try {
-            return await this.read(n.slice(0, 16));
+            return await this.read(id);
           } catch (e) {
-            log.warn('token file skipped', { file: n, error: (e as Error).message });
+            log.warn('token file skipped', { file: `${id}.json`, error: (e as Error).message });
             return null;
           }
         }),
