@@ -9,11 +9,18 @@
 // The auth gate's existing tests cover the /v2/ core routes; this adds npm,
 // PyPI, the token API, system paths and every Docker route. Afterwards the
 // captured log and every response body are searched for the secrets used.
+// The token API takes its credentials in the body: a second table sends each
+// kind of caller there (htpasswd password, read/write/admin token as the
+// password, wrong password, unknown user) to create, list and revoke: only
+// the htpasswd password manages tokens; everything else is a 401 that
+// changes nothing on disk and counts toward the lockout.
 import t from 'tap';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { basic, bearer, mint, startAuthRegistry, USERS, type AuthRegistry } from './helpers/auth.js';
 import { rawHttp } from './helpers/raw-http.js';
+import { diffSnapshots, snapshotTree } from './helpers/tree-snapshot.js';
+import { tokenId } from '../src/main/auth/token-format.js';
 
 type Need = 'public' | 'read' | 'write' | 'admin';
 type Who = 'none' | 'read' | 'write' | 'admin' | 'htpasswd' | 'htpasswd-admin' | 'bad-password' | 'bad-token';
@@ -183,5 +190,89 @@ for (const v of VARIANTS) {
     const responses = bodies.join('\n');
     t.same(secrets.filter((s) => responses.includes(s)), [], 'no secret echoed in any response');
     t.ok(reg.logs.some((l) => l.includes('"event":"auth_failure"')), 'failures are audited (without the secret)');
+  });
+}
+
+// ---- token API: the caller is in the body --------------------------------
+
+type BodyWho = 'htpasswd' | 'htpasswd-admin' | 'read' | 'write' | 'admin' | 'bad-password' | 'unknown-user';
+const TOKEN_ROUTES = ['/api/tokens', '/api/tokens/list', '/api/tokens/revoke'] as const;
+
+/** The rule written out: only an htpasswd password manages tokens; an admin_users member reaches everyone's. */
+function expectedBody(who: BodyWho): 200 | 401 {
+  return who === 'htpasswd' || who === 'htpasswd-admin' ? 200 : 401;
+}
+
+for (const anonymous_read of [false, true]) {
+  t.test(`token routes × caller in the body: anonymous_read ${anonymous_read ? 'on' : 'off'}`, async (t) => {
+    const reg = await startAuthRegistry({ anonymous_read });
+    t.teardown(() => reg.close());
+    const dir = reg.config.auth.token_storage;
+    const tokens = {
+      read: await mint(reg.url, 'alice', USERS.alice, 'read'),
+      write: await mint(reg.url, 'alice', USERS.alice, 'write'),
+      admin: await mint(reg.url, 'admin', USERS.admin, 'admin'),
+    };
+    const creds: Record<BodyWho, { username: string; password: string }> = {
+      htpasswd: { username: 'alice', password: USERS.alice },
+      'htpasswd-admin': { username: 'admin', password: USERS.admin },
+      read: { username: 'alice', password: tokens.read },
+      write: { username: 'alice', password: tokens.write },
+      admin: { username: 'admin', password: tokens.admin },
+      'bad-password': { username: 'alice', password: 'not-the-password-42' },
+      'unknown-user': { username: 'mallory', password: USERS.alice },
+    };
+    // Each caller from its own address (trusted_proxies holds loopback): 3 failures each stay under the lockout.
+    const ip = (who: BodyWho) => `203.0.113.${Object.keys(creds).indexOf(who) + 1}`;
+    const send = async (who: BodyWho, path: string, extra: object) => {
+      const res = await rawHttp(reg.port, {
+        method: 'POST',
+        target: path,
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': ip(who) },
+        body: JSON.stringify({ ...creds[who], ...extra }),
+      });
+      let body: any = null;
+      try {
+        body = JSON.parse(res.body.toString('utf8'));
+      } catch {
+        /* checked below */
+      }
+      return { status: res.status, body, type: res.headers['content-type'] ?? '' };
+    };
+    let cases = 0;
+    for (const who of Object.keys(creds) as BodyWho[]) {
+      const want = expectedBody(who);
+      // Revoke a 6-character prefix of one of alice's tokens: for a caller who may, a throwaway one (an admin reaches it too).
+      const victim = want === 200 ? await mint(reg.url, 'alice', USERS.alice, 'read', 1) : tokens.write;
+      for (const path of TOKEN_ROUTES) {
+        const before = await snapshotTree(dir);
+        const extra = path === '/api/tokens' ? { role: 'read', ttl_days: 1 } : path === '/api/tokens/revoke' ? { hash_prefix: tokenId(victim).slice(0, 6) } : {};
+        const res = await send(who, path, extra);
+        cases++;
+        const label = `${who} in the body: POST ${path}`;
+        if (res.status !== want) t.fail(`${label}: expected ${want}, got ${res.status}`, { body: res.body });
+        if (!/^application\/json/.test(res.type) || (want === 401 && typeof res.body?.error !== 'string')) t.fail(`${label}: not a {"error": ...} JSON body`);
+        if (want === 401) {
+          if (diffSnapshots(before, await snapshotTree(dir)).length) t.fail(`${label}: the token directory changed`);
+        } else if (path === '/api/tokens/list') {
+          const owners = [...new Set((res.body.tokens as { user?: string }[]).map((x) => x.user))].sort();
+          t.same(owners, who === 'htpasswd-admin' ? ['admin', 'alice'] : [undefined], `${label}: ${who === 'htpasswd-admin' ? "every user's tokens" : 'own tokens only'}`);
+        } else if (path === '/api/tokens/revoke') {
+          t.same(res.body, { revoked: tokenId(victim) }, `${label}: revoked by a 6-character prefix`);
+        }
+      }
+    }
+    t.pass(`${cases} token route × body caller cases checked`);
+
+    // The refusals counted: two more token attempts from the read token's address (3 so far) lock it out.
+    for (let i = 0; i < 2; i++) t.equal((await send('read', '/api/tokens/list', {})).status, 401);
+    const locked = await rawHttp(reg.port, {
+      method: 'POST',
+      target: '/api/tokens/list',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': ip('read') },
+      body: JSON.stringify(creds.htpasswd),
+    });
+    t.equal(locked.status, 429, 'five token refusals lock the address out, even for the right password');
+    t.equal((await send('htpasswd', '/api/tokens/list', {})).status, 200, 'other addresses are not affected');
   });
 }
