@@ -99,4 +99,9 @@ t.test('a corrupt token file answers 503, never a crash or a pass', async (t) =>
   t.match(await res.json(), { errors: [{ message: 'token verification unavailable' }] });
   const listed = await api(r.url, '/api/tokens/list', { username: 'admin', password: 'admin-pw' });
   t.same(listed.body, { tokens: [] }, 'listing skips the corrupt file');
+  // Its owner cannot be read, so only an admin may remove it (by a prefix, like any token).
+  t.equal((await api(r.url, '/api/tokens/revoke', { username: 'alice', password: 'alice-pw', hash_prefix: id.slice(0, 6) })).status, 404);
+  const removed = await api(r.url, '/api/tokens/revoke', { username: 'admin', password: 'admin-pw', hash_prefix: id.slice(0, 6) });
+  t.same([removed.status, removed.body], [200, { revoked: id }], 'an admin removes it');
+  t.same(await readdir(r.config.auth.token_storage), []);
 });
