@@ -46,7 +46,7 @@ const MESSAGES: Record<Reason, string> = {
   token: 'invalid token',
   expired: 'token expired',
   owner: 'invalid token',
-  token_as_password: 'API tokens are not accepted here; send the htpasswd password',
+  token_as_password: 'invalid credentials: token management takes the htpasswd password, not an API token',
 };
 
 describe('nora_auth_cache_hits_total', 'Requests whose credentials were found in the verified-credential cache');

@@ -20,6 +20,7 @@ export interface Caller {
   admin: boolean;
 }
 
+/** A refusal the API renders as {"error": message}. */
 export class ServiceError extends Error {
   constructor(
     readonly status: number,
@@ -54,10 +55,11 @@ export class TokenService {
   /** Checks body credentials: the htpasswd password only, never an API token. */
   async login(username: string, password: string, ip: string): Promise<Caller> {
     const cred = { kind: 'password' as const, user: username, secret: password };
+    // A token-shaped password is never bcrypted (as on every other route).
+    const tokenShaped = TOKEN_RE.test(password);
     let r;
     try {
-      // A token-shaped password is never bcrypted (as on every other route).
-      r = TOKEN_RE.test(password) ? this.auth.refuse(cred, ip) : this.auth.authenticate(cred, ip);
+      r = tokenShaped ? this.auth.refuse(cred, ip) : this.auth.authenticate(cred, ip);
       if (r instanceof Promise) r = await r;
     } catch (e) {
       if (e instanceof TokenStoreError) throw new ServiceError(503, 'token storage unavailable');
@@ -67,9 +69,7 @@ export class TokenService {
       if (r.fail === 'locked')
         throw new ServiceError(429, `too many failed login attempts; retry after ${r.retryAfter} seconds`, { 'Retry-After': String(r.retryAfter) });
       if (r.fail === 'busy') throw new ServiceError(429, 'too many logins being verified; retry shortly', { 'Retry-After': '1' });
-      if (TOKEN_RE.test(password))
-        throw new ServiceError(401, 'invalid credentials: token management takes the htpasswd password, not an API token');
-      throw new ServiceError(401, 'invalid credentials');
+      throw new ServiceError(401, tokenShaped ? r.message : 'invalid credentials');
     }
     return { user: r.identity.user, admin: this.adminUsers.has(r.identity.user) };
   }
