@@ -13,6 +13,12 @@ export interface Protocol {
   /** metrics/log label, e.g. "docker" */
   readonly name: string;
   matches(path: string): boolean;
+  /**
+   * Claims a request whose path no protocol owns, by what the client sent
+   * (npm clients get the npm registry at the root). Consulted only after every
+   * protocol's matches() said no, so paths owned by a format always win.
+   */
+  claims?(req: Req): boolean;
   access(req: Req): Access;
   handle(req: Req, reply: Reply): Promise<void>;
   /** Renders an error in this format's own shape. `code` is a symbolic code (e.g. UNAUTHORIZED). */

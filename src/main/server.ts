@@ -1,5 +1,6 @@
 // The process's HTTP front end: one uWebSockets.js app, every request adapted,
-// routed by URL prefix to a protocol, passed through the auth gate, logged and
+// routed by URL prefix to a protocol (or, for a path nobody owns, to a protocol
+// claiming it by the client's headers), passed through the auth gate, logged and
 // counted. Shutdown stops accepting, waits for in-flight requests, then flushes.
 import uws from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, us_listen_socket } from 'uWebSockets.js';
@@ -26,6 +27,23 @@ export const MAX_HEADER_BYTES = 64 * 1024;
  * burst starts in the next turns (each costs tens of µs before its first await).
  */
 const ADMIT_PER_TURN = 32;
+
+/**
+ * First path segments kept for the registry's own routes, served and planned
+ * (web UI, Cargo, Maven, raw files). A protocol claiming requests by headers
+ * never gets these, so a format added later cannot take a path already in use.
+ */
+const RESERVED_ROOTS = new Set(['v2', 'simple', 'pypi', 'legacy', 'api', 'health', 'ready', 'metrics', 'npm', 'ui', 'cargo', 'maven2', 'raw']);
+
+function reservedRoot(path: string): boolean {
+  const end = path.indexOf('/', 1);
+  const seg = path.slice(1, end < 0 ? undefined : end);
+  try {
+    return RESERVED_ROOTS.has(decodeURIComponent(seg).toLowerCase());
+  } catch {
+    return false;
+  }
+}
 
 export interface ServerHandle {
   readonly port: number;
@@ -87,6 +105,8 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
   };
 
   const route = (path: string) => protocols.find((p) => p.matches(path));
+  // The memory path routes by path alone: a claimed request takes the full path.
+  const routeRequest = (req: Req) => route(req.path) ?? (reservedRoot(req.path) ? undefined : protocols.find((p) => p.claims?.(req)));
 
   app.any('/*', (res, r) => {
     const method = r.getMethod();
@@ -95,7 +115,7 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
     const started = performance.now();
     const { req, reply } = adapt(res, r);
     inFlight++;
-    const protocol = route(req.path);
+    const protocol = routeRequest(req);
     if (protocol) req.format = protocol.name;
     const done = () => reply.finished.then(() => finish(req, reply, started));
     admission.enter(() => void dispatch(ctx, protocol, req, reply).then(done, done));

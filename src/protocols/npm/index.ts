@@ -1,11 +1,12 @@
-// npm registry, hosted, under /npm/ (npm appends its paths to the registry
-// URL). This file routes and decides what access each request needs; one
-// module per resource does the work.
+// npm registry, hosted, under /npm/ and, for requests from npm clients, at the
+// root (npm appends its paths to the registry URL, and the product document's
+// .npmrc names the root). This file routes and decides what access each
+// request needs; one module per resource does the work.
 import type { Access, Context, Protocol } from '../../main/protocol.js';
 import type { Reply, Req } from '../../main/http/types.js';
 import { methodNotAllowed, notFound, npmError, renderNpmError } from './errors.js';
 import { parseName } from './names.js';
-import { parseRoute, PREFIX, type Route } from './routes.js';
+import { fromNpmClient, parseRoute, underPrefix, type Route } from './routes.js';
 import { NpmStore } from './store.js';
 import { createPackuments } from './packument.js';
 import { createPublish } from './publish.js';
@@ -95,7 +96,7 @@ export function npmProtocol(ctx: Context): Protocol {
         await req.readBody(8 * 1024 * 1024);
         return reply.json(200, {});
       case 'login':
-        throw npmError(404, 'user login is not supported here: create a token (POST /api/tokens) and set //<host>/npm/:_authToken in .npmrc');
+        throw npmError(404, 'user login is not supported here: create a token (POST /api/tokens) and set //<host>/:_authToken=<token> in .npmrc');
       case 'dist-tags':
         return distTags.handle(req, reply, r.name, r.tag);
       case 'package':
@@ -123,7 +124,8 @@ export function npmProtocol(ctx: Context): Protocol {
 
   return {
     name: 'npm',
-    matches: (p) => p === PREFIX || p.startsWith(PREFIX + '/'),
+    matches: underPrefix,
+    claims: (req) => fromNpmClient(req.headers),
     access: npmAccess,
     handle: (req, reply) => route(req, reply, routeOf(req)),
     error: renderNpmError,

@@ -1,7 +1,7 @@
-// Maps a request path under /npm/ to a route. npm appends its paths to the
-// registry URL, so everything lives under /npm/: package documents at
-// /npm/<name> (scoped names as `@scope%2fname` or `@scope/name`), registry
-// endpoints under /npm/-/.
+// Maps a request path to a route. npm appends its paths to the registry URL,
+// which is either /npm/ or the root (for requests from npm clients, see
+// fromNpmClient): package documents at <registry>/<name> (scoped names as
+// `@scope%2fname` or `@scope/name`), registry endpoints under <registry>/-/.
 export type Route =
   | { kind: 'ping' }
   | { kind: 'whoami' }
@@ -15,6 +15,25 @@ export type Route =
   | { kind: 'unknown' };
 
 export const PREFIX = '/npm';
+
+/** True for paths under /npm/ (the rest are requests at the root). */
+export function underPrefix(path: string): boolean {
+  return path === PREFIX || path.startsWith(PREFIX + '/');
+}
+
+/**
+ * Whether a request comes from an npm client: npm names its command in
+ * `npm-command` (and its auth style in `npm-auth-type`; npm 6 sent
+ * `npm-session`); yarn and pnpm put `npm/<version>` in their user agent.
+ */
+export function fromNpmClient(headers: Readonly<Record<string, string>>): boolean {
+  return (
+    headers['npm-command'] !== undefined ||
+    headers['npm-auth-type'] !== undefined ||
+    headers['npm-session'] !== undefined ||
+    /(?:^|\s)npm\//.test(headers['user-agent'] ?? '')
+  );
+}
 
 function decode(seg: string): string | null {
   try {
@@ -36,7 +55,7 @@ function takeName(segs: string[]): { name: string; rest: string[] } | null {
 }
 
 export function parseRoute(path: string): Route {
-  const raw = path.slice(PREFIX.length + 1);
+  const raw = path.slice(underPrefix(path) ? PREFIX.length + 1 : 1);
   const decoded = raw.split('/').map(decode);
   if (decoded.some((s) => s === null)) return { kind: 'unknown' };
   const segs = decoded as string[];
