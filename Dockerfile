@@ -11,7 +11,6 @@ FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     NORA_HOST=0.0.0.0 \
     NORA_PORT=4000 \
-    NORA_PUBLIC_URL=http://localhost:4000 \
     NORA_STORAGE_PATH=/data/storage \
     NORA_AUTH_TOKEN_STORAGE=/data/tokens
 WORKDIR /app

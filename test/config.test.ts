@@ -58,7 +58,8 @@ fails(t, 'server = 1\n', {}, 'server', /expected a table/);
 fails(t, null, { NORA_PORT: 'abc' }, 'NORA_PORT', /expected an integer/);
 fails(t, null, { NORA_AUTH_ENABLED: 'yes' }, 'NORA_AUTH_ENABLED', /expected true or false/);
 fails(t, null, { NORA_PUBLIC_URL: 'ftp://x' }, 'NORA_PUBLIC_URL', /http\(s\) URL/);
-fails(t, null, { NORA_HOST: '0.0.0.0' }, 'server.public_url', /required/);
+// A wildcard bind needs no public_url: links name the host each client asked for.
+t.equal(buildConfig(null, { NORA_HOST: '0.0.0.0' }).server.public_url, '');
 fails(t, '[log]\nlevel = "loud"\n', {}, 'log.level', /expected one of/);
 
 t.test('file location: NORA_CONFIG_PATH, else ./config.toml', async (t) => {

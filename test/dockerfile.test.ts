@@ -52,6 +52,9 @@ t.test('the Dockerfile is multi-stage and its COPY sources exist', async (t) => 
   t.match(body, /^EXPOSE 4000/m);
   t.match(body, /^HEALTHCHECK .*CMD /m);
   t.match(body, /NORA_HOST=0\.0\.0\.0/);
+  // A fixed public URL sent every client's downloads to it (it was http://localhost:4000):
+  // without one, links name the host each client asked for.
+  t.notMatch(body, /NORA_PUBLIC_URL/, 'no fixed public URL in the image');
 });
 
 t.test("the image's CMD serves and its HEALTHCHECK passes when run directly", async (t) => {
@@ -87,6 +90,11 @@ t.test("the image's CMD serves and its HEALTHCHECK passes when run directly", as
   });
   t.equal(probe.status, 0, `healthcheck: ${probe.stderr}`);
   t.equal((await fetch(`${child.url}/v2/`)).status, 200);
+  const moved = await fetch(`http://localhost:${port}/simple`, { redirect: 'manual' });
+  t.equal(moved.headers.get('location'), `http://localhost:${port}/simple/`, 'links name the host the client used');
+  // The image's own bind address (0.0.0.0) is a valid configuration without a public URL.
+  const cfg = spawnSync(process.execPath, [join(ROOT, 'dist/src/main/cli.js'), 'config'], { cwd: d, env: { ...process.env, ...env }, encoding: 'utf8' });
+  t.equal(cfg.status, 0, `nora config with the image's environment: ${cfg.stderr}`);
   await stat(join(d, 'storage')).then(
     () => t.pass('storage created under the volume'),
     () => t.fail('no storage dir'),

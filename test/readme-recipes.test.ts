@@ -46,7 +46,7 @@ t.test('auth off: npm publish with the README line', async (t) => {
   t.teardown(() => r.close());
   const work = await tempDir('nora-readme-npm-');
   t.teardown(() => rm(work, { recursive: true, force: true }));
-  const line = shBlock('npm publish').trim().replaceAll('127.0.0.1:4000', `127.0.0.1:${r.port}`);
+  const line = shBlock('_authToken=unused').trim().replaceAll('127.0.0.1:4000', `127.0.0.1:${r.port}`);
   t.match(line, /^npm publish /);
   const ws = new NpmWorkspace(work, `${r.url}/npm/`);
   const pkg = await makePackage(join(work, 'pkg'), { name: 'readme-hello', version: '1.0.0' }, 'hi');

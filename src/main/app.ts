@@ -8,6 +8,8 @@ import { systemProtocol } from './system.js';
 import { protocolFactories } from '../protocols/index.js';
 import type { Context } from './protocol.js';
 import { VERSION } from './version.js';
+import { LinkBase } from './http/link-base.js';
+import { ClientIp } from './auth/client-ip.js';
 import { log, setLogLevel } from './log.js';
 import { startLoopLagMonitor } from './loop-lag.js';
 
@@ -27,7 +29,8 @@ export async function createRegistry(config: Config): Promise<Registry> {
   const swept = await storage.sweepTemp(0, (name) => name.startsWith('gc-'));
   if (swept) log.info('removed temp files left by an earlier run', { count: swept });
   const gate = await createGate(config);
-  const ctx: Context = { config, storage, blobs: new BlobStore(storage), gate, baseUrl: publicUrl(config), version: VERSION };
+  const links = new LinkBase(config.server.public_url, new ClientIp(config.auth.trusted_proxies), () => ctx.baseUrl);
+  const ctx: Context = { config, storage, blobs: new BlobStore(storage), gate, baseUrl: publicUrl(config), linkBase: (req) => links.of(req), version: VERSION };
   const protocols = [systemProtocol(ctx)];
   for (const make of protocolFactories) protocols.push(await make(ctx));
   const server = await startServer(ctx, protocols);
@@ -40,7 +43,7 @@ export async function createRegistry(config: Config): Promise<Registry> {
     await server.close(0);
     throw e;
   }
-  // With port 0 the real port is known only now; links must name it.
+  // With port 0 the real port is known only now; links without a usable Host name it.
   if (!config.server.public_url && config.server.port === 0) {
     ctx.baseUrl = publicUrl({ ...config, server: { ...config.server, port: server.port } });
   }

@@ -232,14 +232,11 @@ export function buildConfig(tomlText: string | null, env: NodeJS.ProcessEnv, cor
     }
   }
   const config = cfg as unknown as Config;
-  const wildcard = config.server.host === '0.0.0.0' || config.server.host === '::';
-  if (wildcard && !config.server.public_url)
-    throw new ConfigError('server.public_url', `required when server.host is ${config.server.host} (links must name a reachable host)`);
   config.server.public_url = config.server.public_url.replace(/\/+$/, '');
   return config;
 }
 
-/** The base URL used in generated links. */
+/** The configured base URL: links use it when set, else for requests without a usable Host (see http/link-base.ts). */
 export function publicUrl(c: Config): string {
   if (c.server.public_url) return c.server.public_url;
   const h = c.server.host.includes(':') ? `[${c.server.host}]` : c.server.host;

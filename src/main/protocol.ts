@@ -40,8 +40,10 @@ export interface Context {
   storage: LocalStorage;
   blobs: BlobStore;
   gate: AuthGate;
-  /** base URL for generated links */
+  /** the configured base URL: public_url, else http://host:port */
   baseUrl: string;
+  /** Base URL for links in the answer to `req`: public_url, else the host the client asked for (see http/link-base.ts). */
+  linkBase(req: Req): string;
   version: string;
 }
 

@@ -43,6 +43,11 @@ export class ClientIp {
     return this.list.check(ip, family === 4 ? 'ipv4' : 'ipv6');
   }
 
+  /** Whether the socket peer (as the front end reports it) is a trusted proxy. */
+  trustsPeer(peerAddr: string): boolean {
+    return !this.empty && this.isTrusted(normalize(peerAddr));
+  }
+
   resolve(req: Req): string {
     return this.resolveFrom(req.ip, req.headers['x-forwarded-for'], req.headers['x-real-ip']);
   }

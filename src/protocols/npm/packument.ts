@@ -1,7 +1,10 @@
 // Package documents ("packuments") as npm reads them: the full document, the
 // abbreviated install document (Accept: application/vnd.npm.install-v1+json),
-// and single versions by number or dist-tag. Tarball URLs are built from the
-// base URL at render time, so a changed public_url is reflected at once.
+// and single versions by number or dist-tag. Tarball URLs are built at render
+// time from the request's link base (public_url, else the host the client
+// asked for), so nothing cached holds a link. They always point under /npm/,
+// also in documents read at the root: a path no other format can shadow, and
+// covered by a token scoped to the root (npm looks tokens up by URL prefix).
 import type { Context } from '../../main/protocol.js';
 import type { Reply, Req } from '../../main/http/types.js';
 import { etagMatches } from '../../main/http/serve-object.js';
@@ -19,8 +22,8 @@ const INSTALL_FIELDS = [
   'license', '_hasShrinkwrap', 'hasInstallScript',
 ];
 
-export function tarballUrl(ctx: Context, name: string, file: string): string {
-  return `${ctx.baseUrl}/npm/${name}/-/${file}`;
+export function tarballUrl(base: string, name: string, file: string): string {
+  return `${base}/npm/${name}/-/${file}`;
 }
 
 /** Shared caches may keep responses only when nobody needs to log in to read them. */
@@ -33,10 +36,10 @@ function fileOf(state: PackageState, version: string): string | undefined {
   return undefined;
 }
 
-export function renderVersion(ctx: Context, state: PackageState, version: string): Manifest {
+export function renderVersion(base: string, state: PackageState, version: string): Manifest {
   const m = state.versions[version]!;
   const file = fileOf(state, version);
-  const dist = { ...m.dist, ...(file ? { tarball: tarballUrl(ctx, state.name, file) } : {}) };
+  const dist = { ...m.dist, ...(file ? { tarball: tarballUrl(base, state.name, file) } : {}) };
   return { ...m, dist };
 }
 
@@ -45,9 +48,9 @@ function hasInstallScript(m: Manifest): boolean {
   return !!s && typeof s === 'object' && ['preinstall', 'install', 'postinstall'].some((k) => typeof s[k] === 'string');
 }
 
-export function renderFull(ctx: Context, state: PackageState): Record<string, unknown> {
+export function renderFull(base: string, state: PackageState): Record<string, unknown> {
   const versions: Record<string, Manifest> = {};
-  for (const v of Object.keys(state.versions)) versions[v] = renderVersion(ctx, state, v);
+  for (const v of Object.keys(state.versions)) versions[v] = renderVersion(base, state, v);
   return {
     ...state.info,
     _id: state.name,
@@ -60,10 +63,10 @@ export function renderFull(ctx: Context, state: PackageState): Record<string, un
   };
 }
 
-export function renderAbbreviated(ctx: Context, state: PackageState): Record<string, unknown> {
+export function renderAbbreviated(base: string, state: PackageState): Record<string, unknown> {
   const versions: Record<string, Record<string, unknown>> = {};
   for (const v of Object.keys(state.versions)) {
-    const full = renderVersion(ctx, state, v);
+    const full = renderVersion(base, state, v);
     const out: Record<string, unknown> = {};
     for (const k of INSTALL_FIELDS) if (full[k] !== undefined) out[k] = full[k];
     if (out.hasInstallScript === undefined && hasInstallScript(full)) out.hasInstallScript = true;
@@ -108,15 +111,16 @@ export function createPackuments(ctx: Context, store: NpmStore) {
       const state = await readExisting(store, name);
       const abbreviated = wantsAbbreviated(req.headers.accept) && req.query.get('write') !== 'true';
       const rev = revString(state);
-      if (abbreviated) sendJson(req, reply, renderAbbreviated(ctx, state), `"${rev}-i"`, `${ABBREVIATED}; charset=utf-8`, state.modified);
-      else sendJson(req, reply, renderFull(ctx, state), `"${rev}-f"`, 'application/json; charset=utf-8', state.modified);
+      const base = ctx.linkBase(req);
+      if (abbreviated) sendJson(req, reply, renderAbbreviated(base, state), `"${rev}-i"`, `${ABBREVIATED}; charset=utf-8`, state.modified);
+      else sendJson(req, reply, renderFull(base, state), `"${rev}-f"`, 'application/json; charset=utf-8', state.modified);
     },
 
     async getVersion(req: Req, reply: Reply, name: string, spec: string): Promise<void> {
       const state = await readExisting(store, name);
       const version = Object.hasOwn(state.distTags, spec) ? state.distTags[spec]! : spec;
       if (!Object.hasOwn(state.versions, version)) throw notFound(`version ${spec} of ${name}`);
-      sendJson(req, reply, renderVersion(ctx, state, version), `"${revString(state)}-v-${version}"`, 'application/json; charset=utf-8', state.modified);
+      sendJson(req, reply, renderVersion(ctx.linkBase(req), state, version), `"${revString(state)}-v-${version}"`, 'application/json; charset=utf-8', state.modified);
     },
   };
 }

@@ -128,8 +128,9 @@ export function createSearch(ctx: Context, store: NpmStore) {
         .filter((h) => h.s > 0)
         .sort((a, b) => b.s - a.s || (a.p.name < b.p.name ? -1 : 1));
       const max = hits[0]?.s ?? 1;
+      const base = ctx.linkBase(req);
       const objects = hits.slice(from, from + size).map(({ p, s }) => ({
-        package: { ...p, links: { npm: `${ctx.baseUrl}/npm/${p.name}` } },
+        package: { ...p, links: { npm: `${base}/npm/${p.name}` } },
         score: { final: s / max, detail: { quality: 1, popularity: 1, maintenance: 1 } },
         searchScore: s,
       }));

@@ -41,7 +41,7 @@ export function pypiProtocol(ctx: Context): Protocol {
     if (segs[1] !== 'simple') throw pypiError(404, 'not found');
     if (!isRead(req.method)) throw pypiError(405, 'method not allowed', { Allow: 'GET, HEAD' });
     if (path === '/simple') {
-      reply.status(301).header('Location', `${ctx.baseUrl}/simple/`).send();
+      reply.status(301).header('Location', `${ctx.linkBase(req)}/simple/`).send();
       return;
     }
     if (path === '/simple/') return index.list(req, reply);

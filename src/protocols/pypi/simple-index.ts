@@ -56,8 +56,8 @@ function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ENTITIES[c]!);
 }
 
-export function fileUrl(ctx: Context, norm: string, filename: string): string {
-  return `${ctx.baseUrl}/simple/${norm}/${encodeURIComponent(filename)}`;
+export function fileUrl(base: string, norm: string, filename: string): string {
+  return `${base}/simple/${norm}/${encodeURIComponent(filename)}`;
 }
 
 /** PEP 700 upload-time: ISO 8601 in UTC with a Z. */
@@ -70,9 +70,9 @@ function cacheHeaders(ctx: Context, reply: Reply, fmt: Format): void {
   reply.header('Content-Type', fmt.type).header('Vary', 'Accept').header('Cache-Control', `${scope}, max-age=0, must-revalidate`);
 }
 
-function projectHtml(ctx: Context, s: ProjectState, files: [string, FileRecord][]): string {
+function projectHtml(base: string, s: ProjectState, files: [string, FileRecord][]): string {
   const links = files.map(([name, f]) => {
-    let attrs = `href="${esc(fileUrl(ctx, s.normalized, name))}#sha256=${f.sha256}"`;
+    let attrs = `href="${esc(fileUrl(base, s.normalized, name))}#sha256=${f.sha256}"`;
     if (f.requires_python) attrs += ` data-requires-python="${esc(f.requires_python)}"`;
     if (f.metadata) attrs += ` data-dist-info-metadata="sha256=${f.metadata.sha256}" data-core-metadata="sha256=${f.metadata.sha256}"`;
     if (f.yanked !== false) attrs += ` data-yanked="${esc(f.yanked)}"`;
@@ -94,7 +94,7 @@ function projectHtml(ctx: Context, s: ProjectState, files: [string, FileRecord][
   ].join('\n');
 }
 
-function projectJson(ctx: Context, s: ProjectState, files: [string, FileRecord][]): unknown {
+function projectJson(base: string, s: ProjectState, files: [string, FileRecord][]): unknown {
   // PEP 700 versions, in the order they were first uploaded.
   const byTime = [...files].sort(([, a], [, b]) => (a.uploaded < b.uploaded ? -1 : a.uploaded > b.uploaded ? 1 : 0));
   const versions = [...new Set(byTime.map(([, f]) => f.version))];
@@ -104,7 +104,7 @@ function projectJson(ctx: Context, s: ProjectState, files: [string, FileRecord][
     versions,
     files: files.map(([name, f]) => ({
       filename: name,
-      url: fileUrl(ctx, s.normalized, name),
+      url: fileUrl(base, s.normalized, name),
       hashes: { sha256: f.sha256 },
       ...(f.requires_python ? { 'requires-python': f.requires_python } : {}),
       // PEP 714: only the new key in JSON (pip 22.3–23.1 fail on `dist-info-metadata`).
@@ -147,6 +147,7 @@ export function createSimpleIndex(ctx: Context, store: PypiStore) {
         reply.status(200).send(JSON.stringify({ meta: { 'api-version': API_VERSION }, projects: all.map(([, name]) => ({ name })) }));
         return;
       }
+      const base = ctx.linkBase(req);
       const body = [
         '<!DOCTYPE html>',
         '<html>',
@@ -155,7 +156,7 @@ export function createSimpleIndex(ctx: Context, store: PypiStore) {
         '    <title>Simple index</title>',
         '  </head>',
         '  <body>',
-        ...all.map(([norm, name]) => `    <a href="${esc(`${ctx.baseUrl}/simple/${norm}/`)}">${esc(name)}</a><br />`),
+        ...all.map(([norm, name]) => `    <a href="${esc(`${base}/simple/${norm}/`)}">${esc(name)}</a><br />`),
         '  </body>',
         '</html>',
         '',
@@ -169,14 +170,16 @@ export function createSimpleIndex(ctx: Context, store: PypiStore) {
       const norm = normalize(raw);
       if (!slash || !isNormalized(raw)) {
         const q = req.rawQuery ? `?${req.rawQuery}` : '';
-        reply.status(301).header('Location', `${ctx.baseUrl}/simple/${norm}/${q}`).send();
+        reply.status(301).header('Location', `${ctx.linkBase(req)}/simple/${norm}/${q}`).send();
         return;
       }
       const fmt = format(req);
       const s = await store.read(norm);
       if (!s || Object.keys(s.files).length === 0) throw pypiError(404, `project ${norm} not found`);
       const files = Object.entries(s.files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      const body = fmt.json ? JSON.stringify(projectJson(ctx, s, files)) : projectHtml(ctx, s, files);
+      // Links are rendered per request (they follow the host asked for); the ETag hashes the body, links included.
+      const base = ctx.linkBase(req);
+      const body = fmt.json ? JSON.stringify(projectJson(base, s, files)) : projectHtml(base, s, files);
       const etag = `"${createEtag(body)}"`;
       cacheHeaders(ctx, reply, fmt);
       reply.header('ETag', etag);
