@@ -85,6 +85,20 @@ t.test('a repeated read from memory equals the full answer (auth off)', async (t
   t.equal(got.headers['docker-distribution-api-version'], 'registry/2.0');
 });
 
+t.test("npm clients' headers change nothing on the memory path (npm is claimed by headers only for paths nobody owns)", async (t) => {
+  const r = await startRegistry();
+  t.teardown(() => r.close());
+  const m = await push(r, 'mem/npmish', 'v1', OCI_MANIFEST);
+  const npm = { 'user-agent': 'npm/11.19.1 node/v20.20.2 linux x64 workspaces/false', 'npm-command': 'install', 'npm-auth-type': 'web', accept: OCI_MANIFEST };
+  const url = `${r.url}/v2/mem/npmish/manifests/v1`;
+  const first = await send(url, 'GET', { accept: OCI_MANIFEST });
+  const before = await answered(r);
+  const again = await send(url, 'GET', npm);
+  t.same(again, first, 'same answer with npm headers');
+  t.equal((await answered(r)) - before, 1, 'still answered from memory');
+  t.equal(again.headers['docker-content-digest'], m.digest);
+});
+
 t.test('a write is seen by the very next read from memory', async (t) => {
   const r = await startRegistry();
   t.teardown(() => r.close());
