@@ -62,6 +62,12 @@ t.test('semver: parse round-trip and a total order', async (t) => {
     }),
     2000,
   );
+  // semver.org's precedence example, and spellings npm's semver would quietly clean up.
+  const spec = ['1.0.0-alpha', '1.0.0-alpha.1', '1.0.0-alpha.beta', '1.0.0-beta', '1.0.0-beta.2', '1.0.0-beta.11', '1.0.0-rc.1', '1.0.0', '1.0.1+build.5'];
+  t.same([...spec].reverse().sort(compareSemver), spec, 'semver.org precedence');
+  for (const v of ['v1.2.3', '=1.2.3', ' 1.2.3', '1.2.3 ', '1.2.3+b\n', '\uFEFF1.2.3', '01.2.3', '1.2.3-01', '9007199254740992.0.0', `1.0.0-${'a'.repeat(251)}`]) {
+    t.notOk(isSemver(v), `refused: ${JSON.stringify(v.slice(0, 20))}`);
+  }
   check(t, 'isSemver never throws and never accepts path characters',
     fc.property(fc.oneof(trickyString(), fc.string({ unit: 'binary', maxLength: 300 })), (v) => !isSemver(v) || !/[/\\\0]|\.\./.test(v.split('+')[0]!)),
     1500,
