@@ -21,7 +21,9 @@ export async function createRegistry(config: Config): Promise<Registry> {
   setLogLevel(config.log.level);
   startLoopLagMonitor();
   const storage = new LocalStorage(config.storage.path);
-  await storage.init();
+  await storage.init().catch((e: Error) => {
+    throw new Error(`storage directory ${storage.root} cannot be used (${e.message}); set storage.path / NORA_STORAGE_PATH`);
+  });
   // Before anything is served, every temp file is a dead process's: an upload
   // session (sessions live in memory) or a write a crash interrupted. Only a
   // running `nora gc` owns files here now (gc-*), and resolves them itself.

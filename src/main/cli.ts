@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `nora` command: serve (default), config, healthcheck, gc, verify, --help, --version.
 import { cpus } from 'node:os';
-import { ConfigError, describeConfig, loadConfig, type Config } from './config.js';
+import { ConfigError, describeConfig, loadConfig, unimplementedEnv, type Config } from './config.js';
 import { VERSION } from './version.js';
 import { flushLog, log } from './log.js';
 
@@ -25,7 +25,15 @@ Commands:
 
 Configuration: ./config.toml or the file named by NORA_CONFIG_PATH, then NORA_*
 environment variables (they win). See README.md for every key.
+
+Exit codes: 2 the command line or the configuration is invalid (file, key,
+value or NORA_* name); 3 serve cannot start although the configuration is
+valid (port in use, storage or token directory unusable, htpasswd missing).
 `;
+
+/** Exit codes of a failed start, as the help and README promise. */
+const EXIT_CONFIG = 2;
+const EXIT_CANNOT_START = 3;
 
 async function readConfig(): Promise<Config> {
   try {
@@ -33,7 +41,7 @@ async function readConfig(): Promise<Config> {
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`nora: ${e.message}\n`);
-      process.exit(2);
+      process.exit(EXIT_CONFIG);
     }
     throw e;
   }
@@ -52,8 +60,9 @@ async function serve(): Promise<void> {
     registry = await createRegistry(config);
   } catch (e) {
     process.stderr.write(`nora: cannot start: ${(e as Error).message}\n`);
-    process.exit(1);
+    process.exit(EXIT_CANNOT_START);
   }
+  for (const variable of unimplementedEnv()) log.warn('ignored: a NORA setting nora-ts does not implement', { variable });
   log.info('listening', { host: config.server.host, port: registry.port, version: VERSION, auth: config.auth.enabled });
   if (!config.auth.enabled) log.warn('auth disabled: accepting unauthenticated reads and writes');
   let stopping = false;
@@ -145,6 +154,7 @@ async function main(argv: string[]): Promise<void> {
       return verify(argv.slice(1));
     case 'config':
       process.stdout.write(describeConfig(await readConfig()));
+      for (const v of unimplementedEnv()) process.stdout.write(`# ignored: ${v} (a NORA setting nora-ts does not implement)\n`);
       return;
     case '--help':
     case '-h':

@@ -3,7 +3,8 @@
 // invalid input stops start-up with one line naming the key (ConfigError).
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { parse as parseToml } from 'smol-toml';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { NORA_DOCUMENTED, READ_ELSEWHERE, nearest } from './nora-env.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -187,32 +188,39 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<{ config: Conf
       throw new ConfigError('NORA_CONFIG_PATH', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`);
     }
   }
-  return { config: buildConfig(text, env, opts.cores), file };
+  const source = env.NORA_CONFIG_PATH ? file! : 'config.toml';
+  return { config: buildConfig(text, env, opts.cores, source), file };
 }
 
-/** Pure: TOML text (or null) + env → validated Config. */
-export function buildConfig(tomlText: string | null, env: NodeJS.ProcessEnv, cores?: number): Config {
+/**
+ * Pure: TOML text (or null) + env → validated Config. `source` names the file
+ * in TOML syntax errors.
+ */
+export function buildConfig(tomlText: string | null, env: NodeJS.ProcessEnv, cores?: number, source = 'config.toml'): Config {
   const cfg = defaults(cores) as unknown as Record<string, Record<string, unknown>>;
   if (tomlText !== null) {
     let doc: Record<string, unknown>;
     try {
       doc = parseToml(tomlText) as Record<string, unknown>;
     } catch (e) {
-      const m = (e as Error).message.split('\n')[0];
-      throw new ConfigError('config.toml', `invalid TOML: ${m}`);
+      // smol-toml's message continues with a multi-line excerpt; its first line and the position suffice.
+      const m = (e as Error).message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+      const at = e instanceof TomlError ? `:${e.line}:${e.column}` : '';
+      throw new ConfigError(`${source}${at}`, `invalid TOML: ${m}`);
     }
     for (const [section, table] of Object.entries(doc)) {
       const specs = SCHEMA[section];
-      if (!specs) throw new ConfigError(section, 'unknown section');
+      if (!specs) throw new ConfigError(section, `unknown section (did you mean [${nearest(section, Object.keys(SCHEMA))}]?)`);
       if (typeof table !== 'object' || table === null || Array.isArray(table))
         throw new ConfigError(section, `expected a table, got ${typeName(table)}`);
       for (const [k, v] of Object.entries(table as Record<string, unknown>)) {
         const spec = specs[k];
-        if (!spec) throw new ConfigError(`${section}.${k}`, 'unknown key');
+        if (!spec) throw new ConfigError(`${section}.${k}`, `unknown key (did you mean ${section}.${nearest(k, Object.keys(specs))}?)`);
         cfg[section]![k] = coerce(`${section}.${k}`, spec, v, false);
       }
     }
   }
+  checkEnvNames(env);
   for (const [section, specs] of Object.entries(SCHEMA)) {
     for (const [k, spec] of Object.entries(specs)) {
       if (!spec.env) continue;
@@ -234,6 +242,22 @@ export function buildConfig(tomlText: string | null, env: NodeJS.ProcessEnv, cor
   const config = cfg as unknown as Config;
   config.server.public_url = config.server.public_url.replace(/\/+$/, '');
   return config;
+}
+
+const SCHEMA_ENV = new Set(Object.values(SCHEMA).flatMap((specs) => Object.values(specs).flatMap((spec) => (spec.env ? [spec.env] : []))));
+const KNOWN_ENV = new Set([...SCHEMA_ENV, ...READ_ELSEWHERE, ...NORA_DOCUMENTED]);
+
+/** Unknown NORA_* variables are refused like unknown keys: a typo must not silently leave a default in force. */
+function checkEnvNames(env: NodeJS.ProcessEnv): void {
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('NORA_') && !KNOWN_ENV.has(name))
+      throw new ConfigError(name, `unknown environment variable (did you mean ${nearest(name, KNOWN_ENV)}?)`);
+  }
+}
+
+/** NORA variables set in env that nora-ts accepts but does not implement (start-up warns about each). */
+export function unimplementedEnv(env: NodeJS.ProcessEnv = process.env): string[] {
+  return Object.keys(env).filter((name) => name.startsWith('NORA_') && !SCHEMA_ENV.has(name) && !READ_ELSEWHERE.includes(name) && KNOWN_ENV.has(name));
 }
 
 /** The configured base URL: links use it when set, else for requests without a usable Host (see http/link-base.ts). */

@@ -3,9 +3,10 @@
 // claiming it by the client's headers), passed through the auth gate, logged and
 // counted. Shutdown stops accepting, waits for in-flight requests, then flushes.
 import uws from 'uWebSockets.js';
-import type { HttpRequest, HttpResponse, us_listen_socket } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { adapt, closeConnectionsAfterResponses, type UwsReply } from './http/uws-adapter.js';
 import { readForMemory, writeMemoryResponse } from './http/uws-memory.js';
+import { listenExclusive } from './http/listen.js';
 import type { Req } from './http/types.js';
 import { BodyTooLarge } from './http/types.js';
 import { HttpError, type Context, type Protocol } from './protocol.js';
@@ -121,11 +122,7 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
     admission.enter(() => void dispatch(ctx, protocol, req, reply).then(done, done));
   });
 
-  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(ctx.config.server.host, ctx.config.server.port, (s) =>
-      s ? resolve(s) : reject(new Error(`cannot listen on ${ctx.config.server.host}:${ctx.config.server.port}`)),
-    );
-  });
+  const listenSocket = await listenExclusive(app, ctx.config.server.host, ctx.config.server.port);
   const port = uws.us_socket_local_port(listenSocket);
 
   return {

@@ -7,10 +7,10 @@ const started = Date.now();
 
 export function systemProtocol(ctx: Context): Protocol {
   // The port opens before the hash workers have booted: not ready until they have.
-  let gateReady = false;
+  let workers = ctx.config.auth.enabled ? 'starting' : 'off';
   ctx.gate.ready().then(
-    () => (gateReady = true),
-    () => {},
+    () => (workers = ctx.config.auth.enabled ? 'ready' : 'off'),
+    () => (workers = 'failed'),
   );
   return {
     name: 'system',
@@ -31,7 +31,10 @@ export function systemProtocol(ctx: Context): Protocol {
           auth: { enabled: ctx.config.auth.enabled },
         });
       } else if (req.path === '/ready') {
-        reply.status(gateReady && (await ctx.storage.probe()) ? 200 : 503).send();
+        // The body says what is missing, so a 503 can be acted on without reading logs.
+        const writable = await ctx.storage.probe();
+        const ready = writable && (workers === 'ready' || workers === 'off');
+        reply.json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', storage: writable ? 'writable' : 'not writable', auth_workers: workers });
       } else {
         reply.status(200).header('Content-Type', 'text/plain; version=0.0.4').send(renderMetrics());
       }

@@ -3,11 +3,12 @@
 // an Argon2id hash of the token is stored. Files are 0600 in a 0700 directory
 // and always replaced atomically; operations on one id are serialised so a
 // last_used flush can never resurrect a token that was just revoked.
-import { chmod, mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { chmod, readdir, readFile, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Role } from '../http/types.js';
 import { log } from '../log.js';
 import { fsyncDir } from '../storage/local.js';
+import { makeDirs } from '../storage/make-dirs.js';
 import { TEMP_SUFFIX, writeFileAtomic } from './atomic-file.js';
 import { TOKEN_ID_RE } from './token-format.js';
 
@@ -92,13 +93,13 @@ export class TokenStore {
   /** Creates the directory (0700) and removes temp files a crash left behind. */
   async init(): Promise<void> {
     try {
-      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await makeDirs(this.dir, 0o700);
       await chmod(this.dir, 0o700);
       for (const name of await readdir(this.dir)) {
         if (name.endsWith(TEMP_SUFFIX)) await unlink(join(this.dir, name)).catch(() => {});
       }
     } catch (e) {
-      throw new Error(`token directory ${this.dir} cannot be used (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); set auth.token_storage / NORA_AUTH_TOKEN_STORAGE`);
+      throw new Error(`token directory ${this.dir} cannot be used (${(e as Error).message}); set auth.token_storage / NORA_AUTH_TOKEN_STORAGE`);
     }
     this.timer = setInterval(() => void this.flush(), FLUSH_MS);
     this.timer.unref();

@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { checkKey } from './keys.js';
+import { makeDirs } from './make-dirs.js';
 import type { ListPage, ObjectReader, ObjectStat, Storage } from './types.js';
 
 const TMP = 'tmp';
@@ -36,8 +37,10 @@ export class LocalStorage implements Storage {
     this.tmpDir = join(this.root, TMP);
   }
 
+  /** Creates the directories and proves a file can be written there; throws the first fs error. */
   async init(): Promise<void> {
-    await mkdir(this.tmpDir, { recursive: true });
+    await makeDirs(this.tmpDir);
+    await this.writeProbe();
   }
 
   /** Absolute path of a validated key. Keys under tmp/ are reserved. */
@@ -252,14 +255,16 @@ export class LocalStorage implements Storage {
   }
 
   async probe(): Promise<boolean> {
-    try {
-      const tmp = this.tempPath('probe');
-      const fh = await open(tmp, 'wx');
-      await fh.close();
-      await unlink(tmp);
-      return true;
-    } catch {
-      return false;
-    }
+    return this.writeProbe().then(
+      () => true,
+      () => false,
+    );
+  }
+
+  private async writeProbe(): Promise<void> {
+    const tmp = this.tempPath('probe');
+    const fh = await open(tmp, 'wx');
+    await fh.close();
+    await unlink(tmp);
   }
 }
