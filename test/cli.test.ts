@@ -34,8 +34,9 @@ t.test('an invalid configuration stops start-up with one line and exit code 2', 
   const d = await tempDir();
   const cases: [string, Record<string, string>, RegExp][] = [
     ['[server]\nport = "x"\n', {}, /^nora: config: server\.port: expected an integer, got "x"\n$/],
-    ['[server]\nbogus = 1\n', {}, /^nora: config: server\.bogus: unknown key\n$/],
-    ['[server\n', {}, /^nora: config: config\.toml: invalid TOML/],
+    ['[server]\nbogus = 1\n', {}, /^nora: config: server\.bogus: unknown key \(did you mean server\.\w+\?\)\n$/],
+    ['[auth]\nenable = true\n', {}, /^nora: config: auth\.enable: unknown key \(did you mean auth\.enabled\?\)\n$/],
+    ['[server\n', {}, /^nora: config: config\.toml:1:8: invalid TOML: /],
     ['', { NORA_AUTH_ENABLED: 'maybe' }, /^nora: config: NORA_AUTH_ENABLED: expected true or false, got "maybe"\n$/],
     ['', { NORA_STORAGE_MODE: 's4' }, /^nora: config: NORA_STORAGE_MODE: expected one of local/],
   ];

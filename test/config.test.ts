@@ -1,5 +1,5 @@
 import t from 'tap';
-import { writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildConfig, ConfigError, loadConfig, publicUrl, describeConfig } from '../src/main/config.js';
 import { tempDir } from './helpers/registry.js';
@@ -45,9 +45,11 @@ t.test('env over file over defaults', async (t) => {
   t.equal(buildConfig(null, { NORA_PUBLIC_URL: 'https://r.example.com/' }).server.public_url, 'https://r.example.com');
 });
 
-fails(t, '[server\nport = 1', {}, 'config.toml', /invalid TOML/);
+fails(t, '[server\nport = 1', {}, 'config.toml:1:8', /invalid TOML/);
+fails(t, null, { NORA_AUTH_ENABLE: 'true' }, 'NORA_AUTH_ENABLE', /unknown environment variable \(did you mean NORA_AUTH_ENABLED\?\)/);
+fails(t, null, { NORA_STORAGE_PATHS: '/x' }, 'NORA_STORAGE_PATHS', /did you mean NORA_STORAGE_PATH\?/);
 fails(t, '[server]\nprot = 1\n', {}, 'server.prot', /unknown key/);
-fails(t, '[srever]\nport = 1\n', {}, 'srever', /unknown section/);
+fails(t, '[srever]\nport = 1\n', {}, 'srever', /unknown section \(did you mean \[server\]\?\)/);
 fails(t, '[server]\nport = "4000"\n', {}, 'server.port', /expected an integer/);
 fails(t, '[server]\nport = 0\n', {}, 'server.port', /at least 1/);
 fails(t, '[server]\nport = 70000\n', {}, 'server.port', /at most 65535/);
@@ -78,4 +80,26 @@ t.test('describeConfig lists every key with its env var', async (t) => {
   const text = describeConfig(buildConfig(null, {}));
   t.match(text, /\[server\]\nhost = "127.0.0.1"  # NORA_HOST/);
   t.match(text, /token_cache_ttl = 60  # NORA_AUTH_TOKEN_CACHE_TTL/);
+});
+
+t.test('every NORA_* variable the code base reads or sets is a known name', async (t) => {
+  const root = join(import.meta.dirname, '..');
+  const names = new Set<string>();
+  for (const dir of ['src', 'test', 'bench']) {
+    for (const f of await readdir(join(root, dir), { recursive: true })) {
+      if (!f.endsWith('.ts')) continue;
+      const text = await readFile(join(root, dir, f), 'utf8');
+      for (const m of text.matchAll(/process\.env\.(NORA_[A-Z0-9_]+)/g)) names.add(m[1]!);
+      // Environments the bench hands its servers (test files set misspelled ones on purpose).
+      if (dir === 'bench') for (const m of text.matchAll(/\b(NORA_[A-Z0-9_]+):/g)) names.add(m[1]!);
+    }
+  }
+  t.ok(names.has('NORA_SOAK') && names.has('NORA_RATE_LIMIT_ENABLED'), 'the scan finds test switches and bench settings');
+  for (const name of names) {
+    try {
+      buildConfig(null, { [name]: 'x' });
+    } catch (e) {
+      t.notMatch((e as Error).message, /unknown environment variable/, name);
+    }
+  }
 });
