@@ -1,6 +1,7 @@
 // One typed configuration object, built once at start-up from defaults, then
 // config.toml, then NORA_* environment variables (env wins). Unlike NORA, any
-// invalid input stops start-up with one line naming the key (ConfigError).
+// invalid input, an unknown NORA_* name included, stops start-up with one line
+// naming the key (ConfigError).
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { parse as parseToml, TomlError } from 'smol-toml';
