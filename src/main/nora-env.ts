@@ -4,8 +4,17 @@
 // Names NORA documents for features nora-ts does not have (spec/nora-config.md)
 // are accepted with a warning, so a NORA deployment's environment still starts.
 
-/** Read outside the schema: by loadConfig, or by the test suite (whose child registries inherit its environment). */
-export const READ_ELSEWHERE: readonly string[] = ['NORA_CONFIG_PATH', 'NORA_SOAK', 'NORA_SOAK_SECS', 'NORA_FUZZ_SCALE', 'NORA_CRASH_KILLS', 'NORA_ABORT_ROUNDS'];
+/**
+ * Not settings, accepted silently: read by loadConfig; by the test suite (its
+ * child registries inherit its environment); or the client-side names NORA's
+ * recipes export (`.npmrc` reads ${NORA_TOKEN}), which the shell that runs
+ * `npm start` may well have.
+ */
+export const READ_ELSEWHERE: readonly string[] = [
+  'NORA_CONFIG_PATH',
+  'NORA_SOAK', 'NORA_SOAK_SECS', 'NORA_FUZZ_SCALE', 'NORA_CRASH_KILLS', 'NORA_ABORT_ROUNDS',
+  'NORA_TOKEN', 'NORA_REGISTRY',
+];
 
 const PROXIED = ['ENABLED', 'PROXY', 'PROXY_AUTH', 'PROXY_TIMEOUT', 'METADATA_TTL'];
 const STALE = ['SERVE_STALE', 'REVALIDATE'];
