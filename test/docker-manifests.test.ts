@@ -298,12 +298,13 @@ t.test('unknown manifests, bad references, bad methods', async (t) => {
   res = await fetch(url('ref/app', 'sha256:abc'));
   t.equal(res.status, 400);
   t.equal((await errorCode(res)).code, 'DIGEST_INVALID');
-  res = await fetch(url('ref/app', '-bad'));
-  t.equal(res.status, 400);
-  await res.arrayBuffer();
-  res = await fetch(url('ref/app', 'x'.repeat(129)));
+  const m = await pushImage(r, 'ref/app', 'v2');
+  res = await putManifest(r, 'ref/app', '-bad', m.bytes, OCI_MANIFEST);
+  t.equal(res.status, 400, 'PUT refuses a tag that is not one');
+  t.equal((await errorCode(res)).code, 'MANIFEST_INVALID');
+  res = await putManifest(r, 'ref/app', 'x'.repeat(129), m.bytes, OCI_MANIFEST);
   t.equal(res.status, 400, 'tags are at most 128 characters');
-  await res.arrayBuffer();
+  t.equal((await errorCode(res)).code, 'MANIFEST_INVALID');
   res = await fetch(url('ref/app', 'v1'), { method: 'POST' });
   t.equal(res.status, 405);
   t.equal(res.headers.get('allow'), 'GET, HEAD, PUT, DELETE');
@@ -364,4 +365,27 @@ t.test('concurrent pushes of one tag: the last writer wins whole', async (t) => 
   t.equal(get.headers.get('docker-content-digest'), raw, 'reads agree with the file');
   const body = Buffer.from(await get.arrayBuffer());
   t.equal(digestOf(body), raw);
+});
+
+t.test('a reference no manifest can have is not found on reads and deletes (OCI conformance)', async (t) => {
+  const m = await pushImage(r, 'conf/app', 'v1');
+  // The distribution-spec v1.1.1 conformance suite's "nonexistent manifest" reference, and others of its kind.
+  for (const ref of ['.INVALID_MANIFEST_NAME', '-bad', 'x'.repeat(129), 'Tag:v1', '..foo']) {
+    for (const method of ['GET', 'DELETE']) {
+      const res = await fetch(url('conf/app', ref), { method });
+      t.equal(res.status, 404, `${method} ${ref.slice(0, 24)}`);
+      const e = await errorCode(res);
+      t.equal(e.code, 'MANIFEST_UNKNOWN', `${method} ${ref.slice(0, 24)}: OCI error body`);
+    }
+    const head = await fetch(url('conf/app', ref), { method: 'HEAD' });
+    t.equal(head.status, 404, `HEAD ${ref.slice(0, 24)}`);
+    t.equal(head.headers.get('docker-distribution-api-version'), 'registry/2.0');
+    await head.arrayBuffer();
+  }
+  const res = await putManifest(r, 'conf/app', '.INVALID_MANIFEST_NAME', m.bytes, OCI_MANIFEST);
+  t.equal(res.status, 400, 'PUT still refuses it');
+  t.equal((await errorCode(res)).code, 'MANIFEST_INVALID');
+  const still = await fetch(url('conf/app', 'v1'));
+  t.equal(still.status, 200, 'nothing was deleted');
+  await still.arrayBuffer();
 });

@@ -4,7 +4,7 @@ import type { Context } from '../../main/protocol.js';
 import { BodyTooLarge, type MemoryRead, type MemoryResponse, type Reply, type Req } from '../../main/http/types.js';
 import { digestOf, type Digest } from '../../main/digest.js';
 import { oci } from './errors.js';
-import { checkDigest, parseReference } from './names.js';
+import { checkDigest, parseReference, readReference, type Reference } from './names.js';
 import type { ManifestMeta } from './layout.js';
 import { OCI_INDEX, OCI_MANIFEST, isManifestType, parseManifest, referrerDescriptor, type Descriptor, type ParsedManifest } from './manifest-parse.js';
 import { mapLimit, storeFor } from './manifest-store.js';
@@ -107,8 +107,19 @@ export function createManifests(ctx: Context) {
     reply.send();
   }
 
+  /**
+   * The reference a read or delete names. One no manifest can have (the
+   * conformance suite's ".INVALID_MANIFEST_NAME") is simply not found, as in
+   * distribution; only PUT refuses it as invalid.
+   */
+  function lookup(name: string, reference: string): Reference {
+    const ref = readReference(reference);
+    if (ref === null) throw oci('MANIFEST_UNKNOWN', 'manifest unknown', { name, reference: reference.slice(0, 200) });
+    return ref;
+  }
+
   async function get(req: Req, reply: Reply, name: string, reference: string): Promise<void> {
-    const ref = parseReference(reference);
+    const ref = lookup(name, reference);
     const found = await store.resolve(name, ref);
     if (!found) throw oci('MANIFEST_UNKNOWN', 'manifest unknown', { name, reference });
     const { digest, meta } = found;
@@ -128,7 +139,7 @@ export function createManifests(ctx: Context) {
   }
 
   async function remove(_req: Req, reply: Reply, name: string, reference: string): Promise<void> {
-    const ref = parseReference(reference);
+    const ref = lookup(name, reference);
     const removed = ref.kind === 'tag' ? await store.deleteTag(name, ref.tag) : await store.deleteRevision(name, ref.digest);
     if (!removed) throw oci('MANIFEST_UNKNOWN', 'manifest unknown', { name, reference });
     reply.status(202).send();

@@ -22,15 +22,26 @@ export function isValidTag(tag: string): boolean {
 
 export type Reference = { kind: 'tag'; tag: string } | { kind: 'digest'; digest: Digest };
 
-/** A manifest reference: a tag, or a digest (sha256/sha512 only). */
-export function parseReference(ref: string): Reference {
+/**
+ * A manifest reference: a tag, or a digest (sha256/sha512 only); null for a
+ * string no manifest can be known by (neither a tag nor a digest). Throws
+ * DIGEST_INVALID for a malformed or unsupported digest.
+ */
+export function readReference(ref: string): Reference | null {
   if (ref.includes(':')) {
     const d = parseDigest(ref);
-    if (!d) throw oci(looksLikeDigest(ref) ? 'DIGEST_INVALID' : 'MANIFEST_INVALID', 'invalid digest', { reference: ref.slice(0, 200) }, 400);
-    return { kind: 'digest', digest: d };
+    if (d) return { kind: 'digest', digest: d };
+    if (looksLikeDigest(ref)) throw oci('DIGEST_INVALID', 'invalid digest', { reference: ref.slice(0, 200) }, 400);
+    return null;
   }
-  if (!isValidTag(ref)) throw oci('MANIFEST_INVALID', 'invalid tag', { reference: ref.slice(0, 200) }, 400);
-  return { kind: 'tag', tag: ref };
+  return isValidTag(ref) ? { kind: 'tag', tag: ref } : null;
+}
+
+/** A reference to store a manifest under: one no manifest could have is refused. */
+export function parseReference(ref: string): Reference {
+  const r = readReference(ref);
+  if (r === null) throw oci('MANIFEST_INVALID', ref.includes(':') ? 'invalid digest' : 'invalid tag', { reference: ref.slice(0, 200) }, 400);
+  return r;
 }
 
 export function checkDigest(s: string): Digest {
