@@ -1,10 +1,11 @@
 // Turns one credential into a verified identity. The hot path is a cache hit:
-// one LRU lookup keyed by the Authorization header exactly as received, nothing
-// hashed, nothing awaited (an HMAC per request cost more than the rest of a
-// manifest GET). A miss runs one worker task shared by every concurrent request
+// one keyed SHA-256 of the Authorization header and one LRU lookup, nothing
+// awaited. A miss runs one worker task shared by every concurrent request
 // carrying the same credential (single-flight); only successes are cached, and
 // only in memory. Failures feed the per-IP lockout and write one audit line.
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+// Cache and single-flight keys are digests, never the credential: a heap
+// snapshot of the process holds no recent password or token.
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Identity } from '../http/types.js';
 import { log } from '../log.js';
@@ -14,7 +15,7 @@ import { PoolBusy, type HashPool } from './hash-pool.js';
 import { Turnstile } from '../turnstile.js';
 import type { Htpasswd } from './htpasswd.js';
 import type { Lockout } from './lockout.js';
-import { TOKEN_RE, tokenId, tokenSha256 } from './token-format.js';
+import { isToken, tokenId, tokenSha256 } from './token-format.js';
 import type { TokenStore } from './token-store.js';
 
 const CACHE_MAX = 10_000;
@@ -54,7 +55,10 @@ describe('nora_auth_cache_misses_total', 'Requests whose credentials had to be v
 
 export class Authenticator {
   private readonly cache: LRUCache<string, Verified> | null;
+  /** keyed by the credential's canonical digest */
   private readonly inflight = new Map<string, Promise<Outcome>>();
+  /** per-authenticator random prefix of every digest, so keys reveal nothing outside this process */
+  private readonly salt = randomBytes(32).toString('hex');
   private readonly resume = new Turnstile(RESUME_SLICE);
   private dummy: { cost: number; hash: Promise<string> } | null = null;
 
@@ -74,10 +78,16 @@ export class Authenticator {
   }
 
   /**
-   * A cached verification for this exact Authorization header, or undefined.
-   * The caller must already know the client is not locked out.
+   * The cache key of a header or canonical credential: SHA-256 over the salt
+   * and the text, one crypto.hash call (an HMAC costs several times more; a
+   * fixed-length prefix is enough for a key that never leaves the process).
    */
-  cached(key: string): Verified | undefined {
+  private digest(text: string): string {
+    return hash('sha256', this.salt + text, 'base64');
+  }
+
+  /** A cached verification under this digest, or undefined. The caller must already know the client is not locked out. */
+  private cached(key: string): Verified | undefined {
     const v = this.cache?.get(key);
     if (v === undefined) return undefined;
     if (v.expiresAt < Date.now()) {
@@ -94,37 +104,39 @@ export class Authenticator {
    * `ip` is only called when some client has failed logins on record.
    */
   quick(header: string, ip: () => string): Verified | undefined {
-    if (!this.lockout.active) return this.cached(header);
+    if (this.cache === null) return undefined;
+    if (!this.lockout.active) return this.cached(this.digest(header));
     const addr = ip();
     if (this.lockout.retryAfter(addr) > 0) return undefined;
-    const v = this.cached(header);
+    const v = this.cached(this.digest(header));
     if (v !== undefined) this.lockout.success(addr);
     return v;
   }
 
   /**
-   * Verifies a credential for a client IP. `cacheKey` is the Authorization
-   * header it came in (the default, for credentials from a request body, can
-   * never equal a header: header values hold no newline). Returns synchronously
-   * on a cache hit or a lockout; throws TokenStoreError if the token store
-   * cannot be read.
+   * Verifies a credential for a client IP. `header` is the Authorization
+   * header it came in, absent for credentials from a request body. Returns
+   * synchronously on a cache hit or a lockout; throws TokenStoreError if the
+   * token store cannot be read.
    */
-  authenticate(cred: Credential, ip: string, cacheKey = canonicalKey(cred)): Verified | AuthFailure | Promise<Verified | AuthFailure> {
+  authenticate(cred: Credential, ip: string, header?: string): Verified | AuthFailure | Promise<Verified | AuthFailure> {
     const wait = this.lockout.retryAfter(ip);
     if (wait > 0) return { fail: 'locked', retryAfter: wait };
-    let hit = this.cached(cacheKey);
+    const byHeader = header === undefined || this.cache === null ? undefined : this.digest(header);
+    let hit = byHeader === undefined ? undefined : this.cached(byHeader);
+    let byCredential: string | undefined;
     if (hit === undefined && this.cache !== null) {
       // Another spelling of a verified credential (Bearer vs Basic token, a
       // token under another user name): remember this spelling too.
-      const canonical = canonicalKey(cred);
-      if (canonical !== cacheKey && (hit = this.cached(canonical)) !== undefined) this.cache.set(cacheKey, hit);
+      byCredential = this.digest(canonical(cred));
+      if ((hit = this.cached(byCredential)) !== undefined && byHeader !== undefined) this.cache.set(byHeader, hit);
     }
     if (hit !== undefined) {
       this.lockout.success(ip);
       return hit;
     }
     inc('nora_auth_cache_misses_total');
-    return this.slow(cred, cacheKey, ip);
+    return this.slow(cred, byCredential ?? this.digest(canonical(cred)), byHeader, ip);
   }
 
   /**
@@ -138,10 +150,10 @@ export class Authenticator {
     return this.failed(cred, ip, 'token_as_password');
   }
 
-  private async slow(cred: Credential, cacheKey: string, ip: string): Promise<Verified | AuthFailure> {
+  private async slow(cred: Credential, byCredential: string, byHeader: string | undefined, ip: string): Promise<Verified | AuthFailure> {
     let out: Outcome;
     try {
-      out = await this.shared(cred);
+      out = await this.shared(cred, byCredential);
     } catch (e) {
       if (e instanceof PoolBusy) return { fail: 'busy' };
       throw e;
@@ -150,20 +162,19 @@ export class Authenticator {
       await this.resume.pass();
     }
     if (!out.ok) return this.failed(cred, ip, out.reason, out.id);
-    if (out.cacheable && this.cache !== null) this.cache.set(cacheKey, out.v);
+    if (out.cacheable && this.cache !== null && byHeader !== undefined) this.cache.set(byHeader, out.v);
     this.succeeded(out.v, ip);
     return out.v;
   }
 
   /** One verification per distinct credential at a time; concurrent callers share it. */
-  private shared(cred: Credential): Promise<Outcome> {
-    const k = canonical(cred);
+  private shared(cred: Credential, k: string): Promise<Outcome> {
     const running = this.inflight.get(k);
     if (running !== undefined) return running;
     const p = this.verify(cred)
       .then((out) => {
         // Cached before the in-flight entry goes, so no request in between starts a second verification.
-        if (out.ok && out.cacheable && this.cache !== null) this.cache.set(canonicalKey(cred), out.v);
+        if (out.ok && out.cacheable && this.cache !== null) this.cache.set(k, out.v);
         return out;
       })
       .finally(() => {
@@ -188,7 +199,7 @@ export class Authenticator {
   }
 
   private async verifyToken(token: string): Promise<Outcome> {
-    if (!TOKEN_RE.test(token)) return { ok: false, reason: 'token' };
+    if (!isToken(token)) return { ok: false, reason: 'token' };
     const id = tokenId(token);
     const epoch = this.store.epoch;
     const rec = await this.store.read(id);
@@ -273,15 +284,11 @@ export class Authenticator {
 }
 
 /**
- * One string per credential, whatever header spelling carried it. A token
- * authenticates by itself, so the user name beside it is left out; the user's
- * length keeps (user, password) pairs unambiguous whatever they contain.
+ * One string per credential, whatever header spelling carried it (digested
+ * before use). A token authenticates by itself, so the user name beside it is
+ * left out; the user's length keeps (user, password) pairs unambiguous
+ * whatever they contain. Header values hold no newline, so it never equals one.
  */
 function canonical(cred: Credential): string {
-  return cred.kind === 'token' ? `t:${cred.secret}` : `p${cred.user.length}:${cred.user}${cred.secret}`;
-}
-
-/** The cache key of a credential whatever its spelling; header values hold no newline, so it never equals one. */
-function canonicalKey(cred: Credential): string {
-  return `\n${canonical(cred)}`;
+  return cred.kind === 'token' ? `\nt:${cred.secret}` : `\np${cred.user.length}:${cred.user}${cred.secret}`;
 }

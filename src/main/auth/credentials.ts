@@ -3,7 +3,7 @@
 //   Basic b64(anyone:nra_...)  API token as the password (docker login -u token, twine)
 //   Bearer nra_...             API token (npm _authToken, curl)
 //   nra_...                    raw token without a scheme (cargo)
-import { TOKEN_RE } from './token-format.js';
+import { isToken } from './token-format.js';
 
 export interface Credential {
   /** password = htpasswd user + password; token = an API token (user is informational) */
@@ -15,7 +15,6 @@ export interface Credential {
 /** Why a header carried no usable credential. */
 export type NoCredential = 'none' | 'malformed' | 'unsupported';
 
-const B64 = /^[A-Za-z0-9+/]+={0,2}$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function parseAuthorization(header: string | undefined): Credential | NoCredential {
@@ -29,7 +28,7 @@ export function parseAuthorization(header: string | undefined): Credential | NoC
   const rest = h.slice(sp + 1).trim();
   if (scheme === 'bearer') return rest === '' ? 'malformed' : { kind: 'token', user: '', secret: rest };
   if (scheme !== 'basic') return 'unsupported';
-  if (!B64.test(rest)) return 'malformed';
+  if (!isBase64(rest)) return 'malformed';
   let decoded: string;
   try {
     decoded = utf8.decode(Buffer.from(rest, 'base64'));
@@ -43,6 +42,20 @@ export function parseAuthorization(header: string | undefined): Credential | NoC
   // Clients that were challenged but hold no credentials send an empty pair.
   if (user === '' && secret === '') return 'none';
   // A password shaped exactly like a token is only ever checked as a token (never bcrypted).
-  if (TOKEN_RE.test(secret)) return { kind: 'token', user, secret };
+  if (isToken(secret)) return { kind: 'token', user, secret };
   return { kind: 'password', user, secret };
+}
+
+/** /^[A-Za-z0-9+/]+={0,2}$/ without a regexp (see isToken: the header carries a secret). */
+function isBase64(s: string): boolean {
+  let end = s.length;
+  if (s.endsWith('==')) end -= 2;
+  else if (s.endsWith('=')) end -= 1;
+  if (end === 0) return false;
+  for (let i = 0; i < end; i++) {
+    const c = s.charCodeAt(i);
+    const ok = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47;
+    if (!ok) return false;
+  }
+  return true;
 }

@@ -9,6 +9,20 @@ export const TOKEN_RE = /^nra_[0-9a-f]{32}$/;
 export const TOKEN_ID_RE = /^[0-9a-f]{16}$/;
 export const ID_PREFIX_RE = /^[0-9a-f]{6,16}$/;
 
+/**
+ * Whether `s` is shaped like a token (TOKEN_RE), checked without a regexp: a
+ * successful match keeps its subject in RegExp.input until the next one, and a
+ * secret must not outlive its request in the heap.
+ */
+export function isToken(s: string): boolean {
+  if (s.length !== 36 || !s.startsWith('nra_')) return false;
+  for (let i = 4; i < 36; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
+
 export function newToken(): string {
   return 'nra_' + randomBytes(16).toString('hex');
 }

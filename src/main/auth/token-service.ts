@@ -10,7 +10,7 @@ import { log } from '../log.js';
 import type { Authenticator } from './authenticator.js';
 import type { HashPool } from './hash-pool.js';
 import { PoolBusy } from './hash-pool.js';
-import { newToken, TOKEN_RE, tokenId } from './token-format.js';
+import { isToken, newToken, tokenId } from './token-format.js';
 import { TokenStoreError, type TokenStore } from './token-store.js';
 
 /** An htpasswd user who proved the password. */
@@ -56,7 +56,7 @@ export class TokenService {
   async login(username: string, password: string, ip: string): Promise<Caller> {
     const cred = { kind: 'password' as const, user: username, secret: password };
     // A token-shaped password is never bcrypted (as on every other route).
-    const tokenShaped = TOKEN_RE.test(password);
+    const tokenShaped = isToken(password);
     let r;
     try {
       r = tokenShaped ? this.auth.refuse(cred, ip) : this.auth.authenticate(cred, ip);
