@@ -6,7 +6,6 @@ import { connect } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { startRegistry } from './helpers/registry.js';
 import { pushBlob } from './helpers/oci-push.js';
-import { bufferPoolStats } from '../src/main/http/buffer-pool.js';
 
 /** GET over a raw socket that stops reading for `pauseMs` after the first data (the server hits backpressure). */
 function slowGet(port: number, path: string, pauseMs: number): Promise<Buffer> {
@@ -39,12 +38,12 @@ t.test('40 slow clients at once: every byte, in order, through at most the fixed
   const blob = randomBytes(3 * 1024 * 1024 + 12345);
   const d = await pushBlob(r, 'pool/app', blob);
   const want = createHash('sha256').update(blob).digest('hex');
-  const before = bufferPoolStats();
+  const before = r.registry.shared.buffers.stats();
   const bodies = await Promise.all(Array.from({ length: 40 }, (_, i) => slowGet(r.port, `/v2/pool/app/blobs/${d.digest}`, 20 + (i % 5) * 30)));
   let intact = 0;
   for (const b of bodies) if (b.length === blob.length && createHash('sha256').update(b).digest('hex') === want) intact++;
   t.equal(intact, 40, 'all 40 bodies are the blob exactly');
-  const after = bufferPoolStats();
+  const after = r.registry.shared.buffers.stats();
   t.ok(after.created <= 16, `buffers allocated: ${after.created} (fixed pool, not one per client)`);
   t.ok(after.created >= before.created);
   t.equal(after.waiting, 0, 'nobody left waiting for a buffer');

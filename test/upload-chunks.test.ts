@@ -7,7 +7,6 @@ import { request } from 'node:http';
 import { Readable } from 'node:stream';
 import { createHash, randomBytes } from 'node:crypto';
 import { startRegistry, type Running } from './helpers/registry.js';
-import { bodyChunkStats } from '../src/main/http/body-chunks.js';
 
 /** POST a session, PATCH `data` chunked in pieces of random sizes, PUT ?digest=. */
 async function streamedPush(r: Running, name: string, data: Buffer): Promise<string> {
@@ -39,14 +38,14 @@ async function streamedPush(r: Running, name: string, data: Buffer): Promise<str
 t.test('8 concurrent streamed pushes with mixed chunk sizes store every byte; slots are reused', async (t) => {
   const r = await startRegistry();
   t.teardown(() => r.close());
-  const before = bodyChunkStats();
+  const before = r.registry.shared.chunks.stats();
   const blobs = Array.from({ length: 8 }, () => randomBytes(3 * 1024 * 1024 + Math.floor(Math.random() * 100_000)));
   const digests = await Promise.all(blobs.map((b, i) => streamedPush(r, `chunks/app${i}`, b)));
   for (let i = 0; i < blobs.length; i++) {
     const got = Buffer.from(await (await fetch(`${r.url}/v2/chunks/app${i}/blobs/${digests[i]}`)).arrayBuffer());
     t.ok(got.equals(blobs[i]!), `blob ${i}: stored and served byte for byte`);
   }
-  const after = bodyChunkStats();
+  const after = r.registry.shared.chunks.stats();
   t.ok(after.copies > before.copies, `chunks copied into slots: ${after.copies - before.copies}`);
   const copies = after.copies - before.copies;
   const reused = after.reused - before.reused;

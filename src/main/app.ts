@@ -1,4 +1,6 @@
-// Wires one registry process together: storage, auth gate, protocols, server.
+// Wires one registry together: storage, auth gate, protocols, server. A
+// registry owns its state (metrics, log level, caches, connection policy), so
+// a process may run several.
 import { LocalStorage } from './storage/local.js';
 import { BlobStore } from './storage/blobs.js';
 import { createGate } from './auth/index.js';
@@ -10,16 +12,17 @@ import type { Context } from './protocol.js';
 import { VERSION } from './version.js';
 import { LinkBase } from './http/link-base.js';
 import { ClientIp } from './auth/client-ip.js';
-import { log, setLogLevel } from './log.js';
-import { startLoopLagMonitor } from './loop-lag.js';
+import { Logger } from './log.js';
+import { Metrics } from './metrics.js';
+import { watchLoopLag } from './loop-lag.js';
 
 export interface Registry extends ServerHandle {
   readonly ctx: Context;
 }
 
 export async function createRegistry(config: Config): Promise<Registry> {
-  setLogLevel(config.log.level);
-  startLoopLagMonitor();
+  const log = new Logger(config.log.level);
+  const metrics = new Metrics();
   const storage = new LocalStorage(config.storage.path);
   await storage.init().catch((e: Error) => {
     throw new Error(`storage directory ${storage.root} cannot be used (${e.message}); set storage.path / NORA_STORAGE_PATH`);
@@ -30,24 +33,42 @@ export async function createRegistry(config: Config): Promise<Registry> {
   // One registry process per storage directory, as with NORA.
   const swept = await storage.sweepTemp(0, (name) => name.startsWith('gc-'));
   if (swept) log.info('removed temp files left by an earlier run', { count: swept });
-  const gate = await createGate(config);
+  const gate = await createGate(config, { log, metrics });
   const links = new LinkBase(config.server.public_url, new ClientIp(config.auth.trusted_proxies), () => ctx.baseUrl);
-  const ctx: Context = { config, storage, blobs: new BlobStore(storage), gate, baseUrl: publicUrl(config), linkBase: (req) => links.of(req), version: VERSION };
+  const ctx: Context = {
+    config,
+    storage,
+    blobs: new BlobStore(storage, log),
+    gate,
+    baseUrl: publicUrl(config),
+    linkBase: (req) => links.of(req),
+    version: VERSION,
+    metrics,
+    log,
+  };
   const protocols = [systemProtocol(ctx)];
   for (const make of protocolFactories) protocols.push(await make(ctx));
   const server = await startServer(ctx, protocols);
+  const unwatchLoopLag = watchLoopLag(metrics);
+  // Once only: uWS crashes the process if a listen socket or app is closed twice.
+  let closing: Promise<void> | null = null;
+  const close = (t?: number) =>
+    (closing ??= (async () => {
+      unwatchLoopLag();
+      await server.close(t);
+    })());
   // Listening first lets /health answer while the hash workers boot (the
   // slowest part of start-up); a registry whose workers cannot start still
   // fails to start.
   try {
     await gate.ready();
   } catch (e) {
-    await server.close(0);
+    await close(0);
     throw e;
   }
   // With port 0 the real port is known only now; links without a usable Host name it.
   if (!config.server.public_url && config.server.port === 0) {
     ctx.baseUrl = publicUrl({ ...config, server: { ...config.server, port: server.port } });
   }
-  return { ctx, port: server.port, close: (t?: number) => server.close(t) };
+  return { ctx, port: server.port, shared: server.shared, close };
 }

@@ -49,6 +49,7 @@ async function readConfig(): Promise<Config> {
 
 async function serve(): Promise<void> {
   const config = await readConfig();
+  log.setLevel(config.log.level);
   // The hash workers' argon2 calls and fs share libuv's threadpool: size it before first use.
   const want = 4 + config.auth.hash_workers;
   if (!process.env.UV_THREADPOOL_SIZE || Number(process.env.UV_THREADPOOL_SIZE) < want) {

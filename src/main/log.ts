@@ -1,8 +1,9 @@
 // Structured JSON log lines on stdout. Callers pass fields, never secrets.
+// stdout is the process's, so there is one sink; each registry has its own
+// Logger (its configured level), and `log` is the process's own (the CLI's).
 import type { LogLevel } from './config.js';
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-let threshold = ORDER.info;
 
 // Lines are batched and written once per event-loop turn: one write syscall for
 // many access-log lines under load instead of one each.
@@ -31,28 +32,42 @@ export function flushLog(): void {
   flush();
 }
 
-export function setLogLevel(level: LogLevel): void {
-  threshold = ORDER[level];
-}
-
 /** Tests capture lines through this. */
 export function setLogSink(fn: (line: string) => void): void {
   sink = fn;
 }
 
-/** Whether lines of this level are written (so callers skip building fields that would be dropped). */
-export function logEnabled(level: LogLevel): boolean {
-  return ORDER[level] >= threshold;
+export type LogFields = Record<string, unknown>;
+
+export class Logger {
+  private threshold: number;
+  constructor(level: LogLevel) {
+    this.threshold = ORDER[level];
+  }
+  setLevel(level: LogLevel): void {
+    this.threshold = ORDER[level];
+  }
+  /** Whether lines of this level are written (so callers skip building fields that would be dropped). */
+  enabled(level: LogLevel): boolean {
+    return ORDER[level] >= this.threshold;
+  }
+  private emit(level: LogLevel, msg: string, fields?: LogFields): void {
+    if (ORDER[level] < this.threshold) return;
+    sink(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
+  }
+  debug(msg: string, f?: LogFields): void {
+    this.emit('debug', msg, f);
+  }
+  info(msg: string, f?: LogFields): void {
+    this.emit('info', msg, f);
+  }
+  warn(msg: string, f?: LogFields): void {
+    this.emit('warn', msg, f);
+  }
+  error(msg: string, f?: LogFields): void {
+    this.emit('error', msg, f);
+  }
 }
 
-function emit(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
-  if (ORDER[level] < threshold) return;
-  sink(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
-}
-
-export const log = {
-  debug: (msg: string, f?: Record<string, unknown>) => emit('debug', msg, f),
-  info: (msg: string, f?: Record<string, unknown>) => emit('info', msg, f),
-  warn: (msg: string, f?: Record<string, unknown>) => emit('warn', msg, f),
-  error: (msg: string, f?: Record<string, unknown>) => emit('error', msg, f),
-};
+/** The process's own log (the CLI's lines, and code run outside any registry). */
+export const log = new Logger('info');

@@ -5,6 +5,8 @@ import type { MemoryRead, MemoryResponse, Reply, Req } from './http/types.js';
 import type { LocalStorage } from './storage/local.js';
 import type { BlobStore } from './storage/blobs.js';
 import type { AuthGate } from './auth/gate.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
 
 /** What a request needs from the caller. `public` skips authentication entirely. */
 export type Access = 'public' | 'read' | 'write' | 'delete' | 'admin';
@@ -45,6 +47,9 @@ export interface Context {
   /** Base URL for links in the answer to `req`: public_url, else the host the client asked for (see http/link-base.ts). */
   linkBase(req: Req): string;
   version: string;
+  /** this registry's own counters and log level */
+  metrics: Metrics;
+  log: Logger;
 }
 
 export class HttpError extends Error {

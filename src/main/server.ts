@@ -1,10 +1,12 @@
-// The process's HTTP front end: one uWebSockets.js app, every request adapted,
+// A registry's HTTP front end: one uWebSockets.js app, every request adapted,
 // routed by URL prefix to a protocol (or, for a path nobody owns, to a protocol
 // claiming it by the client's headers), passed through the auth gate, logged and
 // counted. Shutdown stops accepting, waits for in-flight requests, then flushes.
+// Everything here is this server's own (connection policy, pools, counters), so
+// several servers in one process do not affect each other.
 import uws from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { adapt, closeConnectionsAfterResponses, type UwsReply } from './http/uws-adapter.js';
+import { adapt, ServerShared, type UwsReply } from './http/uws-adapter.js';
 import { readForMemory, writeMemoryResponse } from './http/uws-memory.js';
 import { listenExclusive } from './http/listen.js';
 import type { Req } from './http/types.js';
@@ -12,9 +14,7 @@ import { BodyTooLarge } from './http/types.js';
 import { HttpError, type Context, type Protocol } from './protocol.js';
 import { InvalidKey } from './storage/keys.js';
 import { BlobCorrupt } from './storage/verifying-reader.js';
-import { log, logEnabled } from './log.js';
 import { Turnstile } from './turnstile.js';
-import { counterFamily, describe, gauge } from './metrics.js';
 
 /**
  * Largest total of header names and values answered normally. uWebSockets.js
@@ -48,6 +48,8 @@ function reservedRoot(path: string): boolean {
 
 export interface ServerHandle {
   readonly port: number;
+  /** this server's connection policy and buffer pools (their stats are read by tests) */
+  readonly shared: ServerShared;
   /** Stops accepting, waits for in-flight requests (up to timeoutMs), closes protocols. */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -61,17 +63,47 @@ export const plainProtocol: Pick<Protocol, 'error'> = {
 
 export async function startServer(ctx: Context, protocols: Protocol[]): Promise<ServerHandle> {
   const app = uws.App();
+  const shared = new ServerShared();
   const admission = new Turnstile(ADMIT_PER_TURN);
+  const { log, metrics } = ctx;
   let inFlight = 0;
   let draining: (() => void) | null = null;
-  gauge('nora_http_in_flight', () => inFlight);
+  metrics.gauge('nora_http_in_flight', () => inFlight);
+  metrics.describe('nora_http_requests_total', 'HTTP requests by format, method and status');
+  metrics.describe('nora_http_bytes_in_total', 'Request body bytes received');
+  metrics.describe('nora_http_bytes_out_total', 'Response bytes sent');
+  metrics.describe('nora_http_memory_answers_total', 'Reads answered synchronously from memory (cached credential and content)');
+  const requests = metrics.counterFamily('nora_http_requests_total', ['format', 'method', 'status']);
+  const bytesInTotal = metrics.counterFamily('nora_http_bytes_in_total', ['format']);
+  const bytesOutTotal = metrics.counterFamily('nora_http_bytes_out_total', ['format']);
+  const memoryAnswers = metrics.counterFamily('nora_http_memory_answers_total', ['format']);
+
+  const record = (format: string, method: string, status: number, bytesIn: number, bytesOut: number): void => {
+    // Clients choose the method: anything unusual shares one series, so they cannot grow the metrics without bound.
+    requests(format, METHODS.has(method) ? method : 'OTHER', status);
+    if (bytesIn) bytesInTotal(format, undefined, undefined, bytesIn);
+    if (bytesOut) bytesOutTotal(format, undefined, undefined, bytesOut);
+  };
+
+  const accessLog = (method: string, path: string, status: number, bytesIn: number, bytesOut: number, started: number, user: string | undefined, ip: string): void => {
+    log.info('request', {
+      method,
+      path,
+      status,
+      bytes_in: bytesIn,
+      bytes_out: bytesOut,
+      duration_ms: Math.round((performance.now() - started) * 100) / 100,
+      user,
+      ip,
+    });
+  };
 
   const finish = (req: Req, reply: UwsReply, started: number) => {
     inFlight--;
     const status = reply.aborted && !reply.done ? 499 : reply.statusCode;
     const bytesIn = (req as unknown as { bytesIn: number }).bytesIn;
     record(req.format, req.method, status, bytesIn, reply.bytesOut);
-    if (logEnabled('info')) {
+    if (log.enabled('info')) {
       accessLog(req.method, req.path, reply.aborted ? 499 : status, bytesIn, reply.bytesOut, started, req.identity?.user, req.clientIp);
     }
     if (inFlight === 0 && draining) draining();
@@ -79,7 +111,7 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
 
   /** A read answered from memory, synchronously, or false to take the full path. */
   const answerFromMemory = (res: HttpResponse, r: HttpRequest, method: 'GET' | 'HEAD'): boolean => {
-    const started = logEnabled('info') ? performance.now() : 0;
+    const started = log.enabled('info') ? performance.now() : 0;
     const path = r.getUrl();
     const protocol = route(path);
     if (protocol?.fromMemory === undefined) return false;
@@ -96,8 +128,8 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
       return false; // the full path renders whatever was wrong with the request
     }
     // The socket's address can only be read before the response ends.
-    const ip = logEnabled('info') ? ctx.gate.clientIp(m) : '';
-    writeMemoryResponse(res, method, out);
+    const ip = log.enabled('info') ? ctx.gate.clientIp(m) : '';
+    writeMemoryResponse(res, method, out, shared.closing);
     const bytesOut = method === 'HEAD' ? 0 : out.body.length;
     record(protocol.name, method, out.status, 0, bytesOut);
     memoryAnswers(protocol.name);
@@ -114,7 +146,7 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
     if (method === 'get' && answerFromMemory(res, r, 'GET')) return;
     if (method === 'head' && answerFromMemory(res, r, 'HEAD')) return;
     const started = performance.now();
-    const { req, reply } = adapt(res, r);
+    const { req, reply } = adapt(res, r, shared);
     inFlight++;
     const protocol = routeRequest(req);
     if (protocol) req.format = protocol.name;
@@ -127,9 +159,10 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
 
   return {
     port,
+    shared,
     async close(timeoutMs = ctx.config.server.shutdown_timeout_secs * 1000) {
       uws.us_listen_socket_close(listenSocket);
-      closeConnectionsAfterResponses();
+      shared.closing = true;
       if (inFlight > 0) {
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, timeoutMs);
@@ -147,31 +180,6 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
 }
 
 const METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE', 'OPTIONS']);
-const requests = counterFamily('nora_http_requests_total', ['format', 'method', 'status']);
-const bytesInTotal = counterFamily('nora_http_bytes_in_total', ['format']);
-const bytesOutTotal = counterFamily('nora_http_bytes_out_total', ['format']);
-const memoryAnswers = counterFamily('nora_http_memory_answers_total', ['format']);
-describe('nora_http_memory_answers_total', 'Reads answered synchronously from memory (cached credential and content)');
-
-function record(format: string, method: string, status: number, bytesIn: number, bytesOut: number): void {
-  // Clients choose the method: anything unusual shares one series, so they cannot grow the metrics without bound.
-  requests(format, METHODS.has(method) ? method : 'OTHER', status);
-  if (bytesIn) bytesInTotal(format, undefined, undefined, bytesIn);
-  if (bytesOut) bytesOutTotal(format, undefined, undefined, bytesOut);
-}
-
-function accessLog(method: string, path: string, status: number, bytesIn: number, bytesOut: number, started: number, user: string | undefined, ip: string): void {
-  log.info('request', {
-    method,
-    path,
-    status,
-    bytes_in: bytesIn,
-    bytes_out: bytesOut,
-    duration_ms: Math.round((performance.now() - started) * 100) / 100,
-    user,
-    ip,
-  });
-}
 
 async function dispatch(ctx: Context, protocol: Protocol | undefined, req: Req, reply: UwsReply): Promise<void> {
   const renderer = protocol ?? plainProtocol;
@@ -194,7 +202,7 @@ async function dispatch(ctx: Context, protocol: Protocol | undefined, req: Req, 
     if (!reply.done) throw new Error(`${protocol.name} handler returned without a response`);
   } catch (e) {
     if (reply.done) {
-      if (!reply.aborted) log.error('error after response started', { path: req.path, error: String(e) });
+      if (!reply.aborted) ctx.log.error('error after response started', { path: req.path, error: String(e) });
       return;
     }
     if (e instanceof HttpError) {
@@ -208,12 +216,12 @@ async function dispatch(ctx: Context, protocol: Protocol | undefined, req: Req, 
     } else if (e instanceof BodyTooLarge) {
       renderer.error(reply, 413, 'SIZE_INVALID', e.message);
     } else if ((e as NodeJS.ErrnoException).code === 'ENOSPC' || (e as NodeJS.ErrnoException).code === 'EDQUOT') {
-      log.error('storage full', { path: req.path });
+      ctx.log.error('storage full', { path: req.path });
       renderer.error(reply, 507, 'INSUFFICIENT_STORAGE', 'insufficient storage');
     } else if (req.signal.aborted) {
       // client went away; nothing to answer
     } else {
-      log.error('unhandled error', { path: req.path, method: req.method, error: (e as Error).stack ?? String(e) });
+      ctx.log.error('unhandled error', { path: req.path, method: req.method, error: (e as Error).stack ?? String(e) });
       renderer.error(reply, 500, 'UNKNOWN', 'internal server error');
     }
   }

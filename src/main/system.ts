@@ -1,7 +1,6 @@
 // /health (liveness + facts), /ready (storage reachable and credential checks
 // possible), /metrics (Prometheus text).
 import type { Context, Protocol } from './protocol.js';
-import { renderMetrics } from './metrics.js';
 
 const started = Date.now();
 
@@ -36,7 +35,7 @@ export function systemProtocol(ctx: Context): Protocol {
         const ready = writable && (workers === 'ready' || workers === 'off');
         reply.json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', storage: writable ? 'writable' : 'not writable', auth_workers: workers });
       } else {
-        reply.status(200).header('Content-Type', 'text/plain; version=0.0.4').send(renderMetrics());
+        reply.status(200).header('Content-Type', 'text/plain; version=0.0.4').send(ctx.metrics.render());
       }
     },
     error(reply, status, code, message) {

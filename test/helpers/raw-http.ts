@@ -54,7 +54,7 @@ export function parseResponse(raw: Buffer, method: string): Omit<RawResponse, 'm
 }
 
 /** True when `raw` holds a whole response with a known length (HEAD: the head alone). */
-function complete(raw: Buffer, method: string): boolean {
+export function complete(raw: Buffer, method: string): boolean {
   const end = raw.indexOf('\r\n\r\n');
   if (end < 0) return false;
   if (method === 'HEAD') return true;

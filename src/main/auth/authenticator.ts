@@ -8,8 +8,8 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Identity } from '../http/types.js';
-import { log } from '../log.js';
-import { describe, inc } from '../metrics.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { Credential } from './credentials.js';
 import { PoolBusy, type HashPool } from './hash-pool.js';
 import { Turnstile } from '../turnstile.js';
@@ -50,9 +50,6 @@ const MESSAGES: Record<Reason, string> = {
   token_as_password: 'invalid credentials: token management takes the htpasswd password, not an API token',
 };
 
-describe('nora_auth_cache_hits_total', 'Requests whose credentials were found in the verified-credential cache');
-describe('nora_auth_cache_misses_total', 'Requests whose credentials had to be verified');
-
 export class Authenticator {
   private readonly cache: LRUCache<string, Verified> | null;
   /** keyed by the credential's canonical digest */
@@ -61,6 +58,8 @@ export class Authenticator {
   private readonly salt = randomBytes(32).toString('hex');
   private readonly resume = new Turnstile(RESUME_SLICE);
   private dummy: { cost: number; hash: Promise<string> } | null = null;
+  private readonly hits: () => void;
+  private readonly misses: () => void;
 
   constructor(
     private readonly htpasswd: Htpasswd,
@@ -68,8 +67,14 @@ export class Authenticator {
     private readonly pool: HashPool,
     readonly lockout: Lockout,
     cacheTtlSecs: number,
+    private readonly log: Logger,
+    metrics: Metrics,
   ) {
     this.cache = cacheTtlSecs > 0 ? new LRUCache<string, Verified>({ max: CACHE_MAX, ttl: cacheTtlSecs * 1000 }) : null;
+    metrics.describe('nora_auth_cache_hits_total', 'Requests whose credentials were found in the verified-credential cache');
+    metrics.describe('nora_auth_cache_misses_total', 'Requests whose credentials had to be verified');
+    this.hits = metrics.counterFamily('nora_auth_cache_hits_total', []);
+    this.misses = metrics.counterFamily('nora_auth_cache_misses_total', []);
   }
 
   /** Prepares the dummy hash unknown users are checked against. */
@@ -94,7 +99,7 @@ export class Authenticator {
       this.cache!.delete(key);
       return undefined;
     }
-    inc('nora_auth_cache_hits_total');
+    this.hits();
     if (v.tokenId !== undefined) this.store.touch(v.tokenId);
     return v;
   }
@@ -135,7 +140,7 @@ export class Authenticator {
       this.lockout.success(ip);
       return hit;
     }
-    inc('nora_auth_cache_misses_total');
+    this.misses();
     return this.slow(cred, byCredential ?? this.digest(canonical(cred)), byHeader, ip);
   }
 
@@ -226,9 +231,9 @@ export class Authenticator {
       if (rec === null) return;
       const { id: _id, ...fields } = rec;
       await this.store.replace(id, { ...fields, token_hash: await this.pool.argon2Hash(token) });
-      log.info('legacy token hash upgraded to argon2id', { token_prefix: id });
+      this.log.info('legacy token hash upgraded to argon2id', { token_prefix: id });
     } catch (e) {
-      log.warn('legacy token hash not upgraded', { token_prefix: id, error: (e as Error).message });
+      this.log.warn('legacy token hash not upgraded', { token_prefix: id, error: (e as Error).message });
     }
   }
 
@@ -251,7 +256,7 @@ export class Authenticator {
 
   private failed(cred: Credential, ip: string, reason: Reason, id?: string): AuthFailure {
     const { failures, lockedFor } = this.lockout.failure(ip);
-    log.warn('auth failure', {
+    this.log.warn('auth failure', {
       event: 'auth_failure',
       kind: cred.kind === 'password' ? 'htpasswd' : 'token',
       user: cred.kind === 'password' ? cred.user : undefined,
@@ -260,7 +265,7 @@ export class Authenticator {
       ip,
       failures,
     });
-    if (lockedFor > 0) log.warn('auth lockout', { event: 'auth_lockout', ip, failures, lock_seconds: lockedFor });
+    if (lockedFor > 0) this.log.warn('auth lockout', { event: 'auth_lockout', ip, failures, lock_seconds: lockedFor });
     return { fail: 'invalid', message: MESSAGES[reason] };
   }
 

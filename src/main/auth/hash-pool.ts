@@ -4,7 +4,7 @@
 import { access } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { gauge, inc, describe } from '../metrics.js';
+import type { Metrics } from '../metrics.js';
 
 /** Queued tasks beyond this are refused instead of growing memory without bound. */
 const MAX_QUEUE = 4096;
@@ -37,13 +37,20 @@ async function workerFile(): Promise<string> {
   throw new Error('hash worker not found (dist/src/workers/hash-worker.js): run `npm run build`');
 }
 
-describe('nora_auth_verifications_total', 'Credential verifications run in the hash workers, by kind');
-describe('nora_worker_pool_queue', 'Hash tasks waiting for a free worker');
-
 export class HashPool {
-  private constructor(private readonly pool: Piscina) {}
+  private readonly verified: (kind: string) => void;
 
-  static async create(size: number): Promise<HashPool> {
+  private constructor(
+    private readonly pool: Piscina,
+    metrics: Metrics,
+  ) {
+    metrics.describe('nora_auth_verifications_total', 'Credential verifications run in the hash workers, by kind');
+    metrics.describe('nora_worker_pool_queue', 'Hash tasks waiting for a free worker');
+    this.verified = metrics.counterFamily('nora_auth_verifications_total', ['kind']);
+    metrics.gauge('nora_worker_pool_queue', () => (this.closed ? 0 : pool.queueSize));
+  }
+
+  static async create(size: number, metrics: Metrics): Promise<HashPool> {
     const pool = new Piscina({
       filename: await workerFile(),
       // One worker stays warm for the next login; more start when logins queue
@@ -57,9 +64,7 @@ export class HashPool {
       // our own admission check below refuses first; this is only a backstop
       maxQueue: MAX_QUEUE * 2,
     });
-    const hp = new HashPool(pool);
-    gauge('nora_worker_pool_queue', () => (hp.closed ? 0 : pool.queueSize));
-    return hp;
+    return new HashPool(pool, metrics);
   }
 
   private closed = false;
@@ -79,7 +84,7 @@ export class HashPool {
     try {
       return await running;
     } finally {
-      inc('nora_auth_verifications_total', { kind });
+      this.verified(kind);
     }
   }
 

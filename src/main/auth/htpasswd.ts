@@ -2,7 +2,7 @@
 // for changes so added, changed and removed users take effect without a restart.
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { log } from '../log.js';
+import { log as processLog, type Logger } from '../log.js';
 
 /** bcrypt as written by `htpasswd -B` ($2y$) and other tools ($2a$, $2b$). */
 const BCRYPT = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
@@ -81,13 +81,14 @@ export class Htpasswd {
     readonly path: string,
     parsed: ParsedHtpasswd,
     fp: Fingerprint | null,
+    private readonly log: Logger,
   ) {
     this.users = parsed.users;
     this.fp = fp;
   }
 
   /** Reads the file; throws an Error with a clear message if it is missing, unreadable or has no usable user. */
-  static async load(file: string): Promise<Htpasswd> {
+  static async load(file: string, log: Logger = processLog): Promise<Htpasswd> {
     const path = resolve(file);
     const fp = await fingerprint(path);
     let text: string;
@@ -99,11 +100,11 @@ export class Htpasswd {
       throw new Error(`auth is enabled but the htpasswd file ${path} ${why} (set auth.htpasswd_file / NORA_AUTH_HTPASSWD_FILE; create it with \`htpasswd -Bc ${file} <user>\`)`);
     }
     const parsed = parseHtpasswd(text);
-    report(path, parsed.problems);
+    report(log, path, parsed.problems);
     if (parsed.users.size === 0) {
       throw new Error(`auth is enabled but the htpasswd file ${path} has no usable bcrypt user (add one with \`htpasswd -B ${file} <user>\`)`);
     }
-    return new Htpasswd(path, parsed, fp);
+    return new Htpasswd(path, parsed, fp, log);
   }
 
   get(user: string): string | undefined {
@@ -143,15 +144,15 @@ export class Htpasswd {
       let next: Map<string, string>;
       try {
         const parsed = parseHtpasswd(await readFile(this.path, 'utf8'));
-        report(this.path, parsed.problems);
+        report(this.log, this.path, parsed.problems);
         next = parsed.users;
-        if (this.unreadable) log.warn('htpasswd file readable again', { file: this.path, users: next.size });
+        if (this.unreadable) this.log.warn('htpasswd file readable again', { file: this.path, users: next.size });
         this.unreadable = false;
-        if (next.size === 0) log.error('htpasswd file has no usable user: every htpasswd login is refused', { file: this.path });
+        if (next.size === 0) this.log.error('htpasswd file has no usable user: every htpasswd login is refused', { file: this.path });
       } catch (e) {
         // Fail closed: nobody logs in with a password the server can no longer see.
         if (!this.unreadable) {
-          log.error('htpasswd file cannot be read: every htpasswd login is refused until it is back', {
+          this.log.error('htpasswd file cannot be read: every htpasswd login is refused until it is back', {
             file: this.path,
             error: (e as NodeJS.ErrnoException).code ?? String(e),
           });
@@ -162,7 +163,7 @@ export class Htpasswd {
       const changed = changedUsers(this.users, next);
       this.users = next;
       if (changed.size > 0) {
-        log.info('htpasswd reloaded', { file: this.path, users: next.size, changed: changed.size });
+        this.log.info('htpasswd reloaded', { file: this.path, users: next.size, changed: changed.size });
         onChange(changed);
       }
     } finally {
@@ -176,6 +177,6 @@ export class Htpasswd {
   }
 }
 
-function report(path: string, problems: HtpasswdProblem[]): void {
+function report(log: Logger, path: string, problems: HtpasswdProblem[]): void {
   for (const p of problems) log.warn('htpasswd line ignored', { file: path, line: p.line, reason: p.reason });
 }

@@ -3,7 +3,8 @@
 // bad trusted_proxies entry, hash workers that cannot start) stops start-up
 // with a message saying what to fix.
 import type { Config } from '../config.js';
-import { log } from '../log.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import { Authenticator } from './authenticator.js';
 import { ClientIp } from './client-ip.js';
 import { CredentialGate } from './credential-gate.js';
@@ -14,26 +15,26 @@ import { Lockout } from './lockout.js';
 import { TokenService } from './token-service.js';
 import { TokenStore } from './token-store.js';
 
-export async function createGate(config: Config): Promise<AuthGate> {
+export async function createGate(config: Config, { log, metrics }: { log: Logger; metrics: Metrics }): Promise<AuthGate> {
   if (!config.auth.enabled) return new OpenGate();
   const a = config.auth;
   const ips = new ClientIp(a.trusted_proxies);
   for (const p of a.trusted_proxies) {
     if (/\/0$/.test(p.trim())) log.warn('auth.trusted_proxies trusts every peer: clients can choose their IP for lockout', { entry: p });
   }
-  const htpasswd = await Htpasswd.load(a.htpasswd_file);
-  const store = new TokenStore(a.token_storage);
+  const htpasswd = await Htpasswd.load(a.htpasswd_file, log);
+  const store = new TokenStore(a.token_storage, log);
   await store.init();
-  const pool = await HashPool.create(a.hash_workers);
+  const pool = await HashPool.create(a.hash_workers, metrics);
   const lockout = new Lockout();
-  const authenticator = new Authenticator(htpasswd, store, pool, lockout, a.token_cache_ttl);
+  const authenticator = new Authenticator(htpasswd, store, pool, lockout, a.token_cache_ttl, log, metrics);
   // Started now, awaited by ready(): the port opens while the workers boot.
   const warming = authenticator.prepare().catch((e: Error) => {
     throw new Error(`hash workers failed to start: ${e.message}`);
   });
   warming.catch(() => {});
   htpasswd.watch((changed) => authenticator.usersChanged(changed));
-  const tokens = new TokenService(authenticator, store, pool, new Set(a.admin_users));
+  const tokens = new TokenService(authenticator, store, pool, new Set(a.admin_users), log);
   if (a.anonymous_read) log.warn('auth.anonymous_read: anyone can pull and download without credentials');
   if (a.docker_anon_pull) log.warn('auth.docker_anon_pull: anyone can pull Docker images without credentials');
   const realm = config.server.public_url || 'nora';

@@ -6,7 +6,7 @@
 // users in admin_users may mint admin tokens; they see and revoke every
 // token. Revoke takes any unambiguous prefix of a listed hash_prefix.
 import type { Role } from '../http/types.js';
-import { log } from '../log.js';
+import { log as processLog, type Logger } from '../log.js';
 import type { Authenticator } from './authenticator.js';
 import type { HashPool } from './hash-pool.js';
 import { PoolBusy } from './hash-pool.js';
@@ -50,6 +50,7 @@ export class TokenService {
     private readonly store: TokenStore,
     private readonly pool: HashPool,
     private readonly adminUsers: ReadonlySet<string>,
+    private readonly log: Logger = processLog,
   ) {}
 
   /** Checks body credentials: the htpasswd password only, never an API token. */
@@ -93,7 +94,7 @@ export class TokenService {
       }
       const rec = { token_hash: hash, user: caller.user, created_at: now, expires_at: expires, last_used: null, description, role };
       if (await this.store.create(id, rec)) {
-        log.info('token created', {
+        this.log.info('token created', {
           event: 'token_create', user: caller.user, role, token_prefix: id, expires_at: expires, ip,
         });
         return { token, expires_in_days: ttlDays };
@@ -105,7 +106,7 @@ export class TokenService {
   async list(caller: Caller, ip: string): Promise<{ tokens: TokenInfo[] }> {
     const all = await this.store.list();
     const visible = caller.admin ? all : all.filter((t) => t.user === caller.user);
-    log.info('tokens listed', { event: 'token_list', user: caller.user, scope: caller.admin ? 'all' : 'own', count: visible.length, ip });
+    this.log.info('tokens listed', { event: 'token_list', user: caller.user, scope: caller.admin ? 'all' : 'own', count: visible.length, ip });
     return {
       tokens: visible.map((t) => {
         const info: TokenInfo = {
@@ -140,7 +141,7 @@ export class TokenService {
       throw new ServiceError(404, 'token not found');
     }
     this.auth.tokenRevoked(m.id);
-    log.info('token revoked', { event: 'token_revoke', user: caller.user, owner: m.owner, token_prefix: m.id, ip });
+    this.log.info('token revoked', { event: 'token_revoke', user: caller.user, owner: m.owner, token_prefix: m.id, ip });
     return { revoked: m.id };
   }
 
@@ -162,6 +163,6 @@ export class TokenService {
   }
 
   private refused(event: string, caller: Caller, ip: string, reason: string, prefix?: string): void {
-    log.warn('token request refused', { event, user: caller.user, reason, token_prefix: prefix, ip });
+    this.log.warn('token request refused', { event, user: caller.user, reason, token_prefix: prefix, ip });
   }
 }

@@ -6,7 +6,7 @@
 import { chmod, readdir, readFile, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Role } from '../http/types.js';
-import { log } from '../log.js';
+import { log as processLog, type Logger } from '../log.js';
 import { fsyncDir } from '../storage/local.js';
 import { makeDirs } from '../storage/make-dirs.js';
 import { TEMP_SUFFIX, writeFileAtomic } from './atomic-file.js';
@@ -86,7 +86,10 @@ export class TokenStore {
   private readonly locks = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(dir: string) {
+  constructor(
+    dir: string,
+    private readonly log: Logger = processLog,
+  ) {
     this.dir = resolve(dir);
   }
 
@@ -170,7 +173,7 @@ export class TokenStore {
           try {
             return await this.read(id);
           } catch (e) {
-            log.warn('token file skipped', { file: `${id}.json`, error: (e as Error).message });
+            this.log.warn('token file skipped', { file: `${id}.json`, error: (e as Error).message });
             return null;
           }
         }),
@@ -223,7 +226,7 @@ export class TokenStore {
           await writeFileAtomic(this.dir, `${id}.json`, serialize(rec));
         });
       } catch (e) {
-        log.warn('token last_used not written', { token_prefix: id, error: (e as Error).message });
+        this.log.warn('token last_used not written', { token_prefix: id, error: (e as Error).message });
       }
     }
   }

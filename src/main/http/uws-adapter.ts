@@ -6,17 +6,19 @@ import { Readable } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { BodyTooLarge, type FileSlice, type Identity, type Reply, type Req } from './types.js';
-import { acquireBuffer, releaseBuffer } from './buffer-pool.js';
-import { copyBodyChunk } from './body-chunks.js';
+import { BufferPool } from './buffer-pool.js';
+import { BodyChunkPool } from './body-chunks.js';
 
 const decoder = new TextDecoder();
-/** Set at shutdown: every response then closes its connection, so keep-alive clients move on. */
-let closingConnections = false;
-export function closeConnectionsAfterResponses(): void {
-  closingConnections = true;
-}
-export function connectionsClosing(): boolean {
-  return closingConnections;
+
+/** What one server's exchanges share; each server has its own. */
+export class ServerShared {
+  /** Set at shutdown: every response then closes its connection, so keep-alive clients move on. */
+  closing = false;
+  /** download read buffers */
+  readonly buffers = new BufferPool();
+  /** request body copies */
+  readonly chunks = new BodyChunkPool();
 }
 
 const statusLines = new Map<number, string>();
@@ -103,6 +105,7 @@ export class UwsReply implements Reply {
   constructor(
     private readonly res: HttpResponse,
     private readonly req: UwsRequest,
+    private readonly shared: ServerShared,
   ) {
     this.finished = new Promise((r) => (this.resolveFinished = r));
   }
@@ -140,7 +143,7 @@ export class UwsReply implements Reply {
 
   /** If the client's body was not read, the connection cannot be reused safely. */
   private mustClose(): boolean {
-    return closingConnections || !this.req.bodyDone;
+    return this.shared.closing || !this.req.bodyDone;
   }
 
   send(body?: string | Buffer): void {
@@ -185,7 +188,7 @@ export class UwsReply implements Reply {
         // while the client is slow: memory follows reads in flight, not open
         // downloads. After backpressure the unsent rest is read again (from
         // the page cache) when the socket can take more.
-        const buf = await acquireBuffer();
+        const buf = await this.shared.buffers.acquire();
         let ok = false;
         let finished = false;
         let accepted = 0;
@@ -205,7 +208,7 @@ export class UwsReply implements Reply {
             accepted = finished ? bytesRead : this.res.getWriteOffset() - base;
           });
         } finally {
-          releaseBuffer(buf);
+          this.shared.buffers.release(buf);
         }
         sent += accepted;
         this.bytesOut += accepted;
@@ -234,7 +237,7 @@ export class UwsReply implements Reply {
 }
 
 /** Copies everything needed out of uWS's request, synchronously. */
-export function adapt(res: HttpResponse, r: HttpRequest): Exchange {
+export function adapt(res: HttpResponse, r: HttpRequest, shared: ServerShared): Exchange {
   const method = r.getMethod().toUpperCase();
   const path = r.getUrl();
   const rawQuery = r.getQuery() ?? '';
@@ -249,7 +252,7 @@ export function adapt(res: HttpResponse, r: HttpRequest): Exchange {
   const contentLength = cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : null;
   const req = new UwsRequest(method, path, rawQuery, headers, ip, contentLength);
   req.headerBytes = headerBytes;
-  const reply = new UwsReply(res, req);
+  const reply = new UwsReply(res, req, shared);
   res.onAborted(() => {
     reply.markAborted();
     req.markAborted();
@@ -278,7 +281,7 @@ export function adapt(res: HttpResponse, r: HttpRequest): Exchange {
   res.onData((ab, isLast) => {
     if (ab.byteLength > 0) {
       // uWS neuters the ArrayBuffer on return: copy it.
-      const chunk = copyBodyChunk(ab);
+      const chunk = shared.chunks.copy(ab);
       req.bytesIn += chunk.length;
       if (!body.push(chunk) && !isLast) {
         paused = true;

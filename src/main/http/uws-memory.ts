@@ -4,7 +4,7 @@
 // promises, no abort handler: a cached manifest pull costs a few microseconds.
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { MemoryRead, MemoryResponse } from './types.js';
-import { connectionsClosing, statusLine } from './uws-adapter.js';
+import { statusLine } from './uws-adapter.js';
 
 const decoder = new TextDecoder();
 
@@ -60,17 +60,17 @@ export function readForMemory(res: HttpResponse, r: HttpRequest, method: 'GET' |
   return plain && bytes <= maxHeaderBytes ? m : null;
 }
 
-/** Writes the whole response now (inside the request handler, so uWS corks it). */
-export function writeMemoryResponse(res: HttpResponse, method: 'GET' | 'HEAD', out: MemoryResponse): void {
+/** Writes the whole response now (inside the request handler, so uWS corks it); `close` ends the connection after it. */
+export function writeMemoryResponse(res: HttpResponse, method: 'GET' | 'HEAD', out: MemoryResponse, close: boolean): void {
   res.writeStatus(statusLine(out.status));
   for (const [k, v] of out.headers) res.writeHeader(k, v);
   if (method === 'HEAD') {
     // uWS 20.30 still counts a response ended by endWithoutBody as pending when
     // the handler returns, and aborts the process unless an abort handler exists.
     res.onAborted(noop);
-    res.endWithoutBody(out.body.length, connectionsClosing());
+    res.endWithoutBody(out.body.length, close);
   } else {
-    res.end(out.body, connectionsClosing());
+    res.end(out.body, close);
   }
 }
 

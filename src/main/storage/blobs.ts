@@ -11,7 +11,7 @@ import { newHash, type Algorithm, type Digest } from '../digest.js';
 import { fsyncDir, type LocalStorage } from './local.js';
 import type { ObjectReader } from './types.js';
 import { VerifyingReader } from './verifying-reader.js';
-import { log } from '../log.js';
+import { log as processLog, type Logger } from '../log.js';
 
 export { BlobCorrupt } from './verifying-reader.js';
 
@@ -70,7 +70,10 @@ export class BlobStore {
    */
   private readonly verified = new Map<string, string>();
 
-  constructor(readonly storage: LocalStorage) {}
+  constructor(
+    readonly storage: LocalStorage,
+    private readonly log: Logger = processLog,
+  ) {}
 
   stat(d: Digest) {
     return this.storage.stat(blobKey(d));
@@ -101,8 +104,8 @@ export class BlobStore {
       },
       async (actual) => {
         this.verified.delete(d.value);
-        log.error('stored blob failed verification; moved to quarantine', { digest: d.value, computed: actual });
-        await this.quarantine(d, id).catch((e) => log.error('quarantine failed', { digest: d.value, error: String(e) }));
+        this.log.error('stored blob failed verification; moved to quarantine', { digest: d.value, computed: actual });
+        await this.quarantine(d, id).catch((e) => this.log.error('quarantine failed', { digest: d.value, error: String(e) }));
       },
     );
   }

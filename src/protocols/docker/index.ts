@@ -11,6 +11,7 @@ import { createManifests } from './manifests.js';
 import { createTags } from './tags.js';
 import { createCatalog } from './catalog.js';
 import { createReferrers } from './referrers.js';
+import { ManifestStore } from './manifest-store.js';
 
 const API_VERSION = 'registry/2.0';
 const API_HEADER = ['Docker-Distribution-API-Version', API_VERSION] as const;
@@ -23,10 +24,12 @@ export function notAllowed(reply: Reply, allow: string): never {
 export async function dockerProtocol(ctx: Context): Promise<Protocol> {
   const blobs = createBlobs(ctx);
   const uploads = await createUploads(ctx);
-  const manifests = createManifests(ctx);
-  const tags = createTags(ctx);
+  // One store per registry, so every docker module shares its caches and their invalidation.
+  const store = new ManifestStore(ctx);
+  const manifests = createManifests(store);
+  const tags = createTags(store);
   const catalog = createCatalog(ctx);
-  const referrers = createReferrers(ctx);
+  const referrers = createReferrers(store);
 
   async function route(req: Req, reply: Reply, r: Route): Promise<void> {
     if (r.kind === 'base') {

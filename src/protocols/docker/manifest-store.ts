@@ -8,7 +8,6 @@
 // A read that raced with a write never fills the cache (generation check).
 import { LRUCache } from 'lru-cache';
 import { digestOf, parseDigest, type Digest } from '../../main/digest.js';
-import { log } from '../../main/log.js';
 import type { Context } from '../../main/protocol.js';
 import { blobKey } from '../../main/storage/blobs.js';
 import { layerLinkKey, referrerKey, referrersPrefix, repoKey, revisionKey, tagKey, tagsPrefix, type ManifestMeta } from './layout.js';
@@ -128,7 +127,7 @@ export class ManifestStore {
     // Checked once per cache fill (a manifest is small): rotted bytes are never served.
     const actual = digestOf(raw, d.algorithm);
     if (actual !== d.value) {
-      log.error('stored manifest failed verification; moved to quarantine', { digest: d.value, computed: actual });
+      this.ctx.log.error('stored manifest failed verification; moved to quarantine', { digest: d.value, computed: actual });
       await this.ctx.blobs.quarantine(d).catch(() => null);
       return null;
     }
@@ -225,13 +224,4 @@ export class ManifestStore {
     const raw = await this.storage.readSmall(`${referrersPrefix(name, subject)}/${entry}`);
     return raw ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : null;
   }
-}
-
-const stores = new WeakMap<Context, ManifestStore>();
-
-/** One store per registry, so every docker module shares its caches and their invalidation. */
-export function storeFor(ctx: Context): ManifestStore {
-  let s = stores.get(ctx);
-  if (!s) stores.set(ctx, (s = new ManifestStore(ctx)));
-  return s;
 }

@@ -1,13 +1,12 @@
 // /v2/<name>/manifests/<reference>: push, pull, check and delete manifests by
 // tag or digest.
-import type { Context } from '../../main/protocol.js';
 import { BodyTooLarge, type MemoryRead, type MemoryResponse, type Reply, type Req } from '../../main/http/types.js';
 import { digestOf, type Digest } from '../../main/digest.js';
 import { oci } from './errors.js';
 import { checkDigest, parseReference, readReference, type Reference } from './names.js';
 import type { ManifestMeta } from './layout.js';
 import { OCI_INDEX, OCI_MANIFEST, isManifestType, parseManifest, referrerDescriptor, type Descriptor, type ParsedManifest } from './manifest-parse.js';
-import { mapLimit, storeFor } from './manifest-store.js';
+import { mapLimit, type ManifestStore } from './manifest-store.js';
 
 /** Largest manifest accepted; the spec asks registries to take at least 4 MB. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -47,8 +46,7 @@ function parseAccepts(accept: string, mediaType: string): boolean {
   return false;
 }
 
-export function createManifests(ctx: Context) {
-  const store = storeFor(ctx);
+export function createManifests(store: ManifestStore) {
 
   async function readManifestBody(req: Req): Promise<Buffer> {
     try {

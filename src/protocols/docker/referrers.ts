@@ -1,20 +1,18 @@
 // /v2/<name>/referrers/<digest>: an OCI image index listing the manifests of
 // this repository whose `subject` is <digest>, optionally filtered by
 // artifactType. Never 404: clients read a 404 as "no referrers API here".
-import type { Context } from '../../main/protocol.js';
 import type { Reply, Req } from '../../main/http/types.js';
 import { oci } from './errors.js';
 import { checkDigest } from './names.js';
 import { OCI_INDEX } from './manifest-parse.js';
-import { mapLimit, storeFor } from './manifest-store.js';
+import { mapLimit, type ManifestStore } from './manifest-store.js';
 import { parsePage, setNextLink } from './pagination.js';
 
 /** A page stays well below the 4 MiB a client must accept for one manifest. */
 const MAX_PAGE_BYTES = 3 * 1024 * 1024;
 const BATCH = 64;
 
-export function createReferrers(ctx: Context) {
-  const store = storeFor(ctx);
+export function createReferrers(store: ManifestStore) {
   return {
     async handle(req: Req, reply: Reply, name: string, digest: string): Promise<void> {
       if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -1,13 +1,11 @@
 // /v2/<name>/tags/list: the repository's tags in byte order, n/last paginated.
 // Only tag files are listed, so digests never show up as tags.
-import type { Context } from '../../main/protocol.js';
 import type { Reply, Req } from '../../main/http/types.js';
 import { oci } from './errors.js';
-import { storeFor } from './manifest-store.js';
+import type { ManifestStore } from './manifest-store.js';
 import { parsePage, setNextLink } from './pagination.js';
 
-export function createTags(ctx: Context) {
-  const store = storeFor(ctx);
+export function createTags(store: ManifestStore) {
   return {
     async handle(req: Req, reply: Reply, name: string): Promise<void> {
       if (req.method !== 'GET' && req.method !== 'HEAD') {

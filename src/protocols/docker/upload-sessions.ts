@@ -4,8 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Algorithm } from '../../main/digest.js';
 import type { LocalStorage } from '../../main/storage/local.js';
-import { describe, gauge } from '../../main/metrics.js';
-import { log } from '../../main/log.js';
+import type { Metrics } from '../../main/metrics.js';
+import type { Logger } from '../../main/log.js';
 import { UploadFile } from './upload-file.js';
 
 export interface SessionLimits {
@@ -41,8 +41,6 @@ export class SessionBusy extends Error {
   }
 }
 
-describe('nora_upload_sessions', 'Docker blob upload sessions currently open');
-
 export class UploadSessions {
   private readonly sessions = new Map<string, UploadSession>();
   private readonly perClient = new Map<string, number>();
@@ -52,8 +50,11 @@ export class UploadSessions {
   constructor(
     private readonly storage: LocalStorage,
     private readonly limits: SessionLimits,
+    private readonly log: Logger,
+    metrics: Metrics,
   ) {
-    gauge('nora_upload_sessions', () => this.sessions.size);
+    metrics.describe('nora_upload_sessions', 'Docker blob upload sessions currently open');
+    metrics.gauge('nora_upload_sessions', () => this.sessions.size);
   }
 
   get size(): number {
@@ -65,7 +66,7 @@ export class UploadSessions {
     await this.sweepOrphans();
     // Sweep often enough that a session never outlives its TTL by more than half of it.
     const every = Math.min(60_000, Math.max(100, Math.floor(this.limits.ttlMs / 2)));
-    this.timer = setInterval(() => void this.sweep().catch((e) => log.warn('upload sweep failed', { error: String(e) })), every);
+    this.timer = setInterval(() => void this.sweep().catch((e) => this.log.warn('upload sweep failed', { error: String(e) })), every);
     this.timer.unref();
   }
 
@@ -153,7 +154,7 @@ export class UploadSessions {
   private async sweepOrphans(): Promise<void> {
     for (const s of this.sessions.values()) await this.storage.touch(s.file.path);
     const removed = await this.storage.sweepTemp(this.limits.ttlMs);
-    if (removed) log.info('removed stale temp files', { count: removed });
+    if (removed) this.log.info('removed stale temp files', { count: removed });
   }
 
   private add(s: UploadSession): void {

@@ -38,11 +38,12 @@ function unknownUpload(uuid: string) {
 
 export async function createUploads(ctx: Context) {
   const cfg = ctx.config.docker;
-  const sessions = new UploadSessions(ctx.storage, {
+  const limits = {
     maxSessions: cfg.max_upload_sessions,
     maxPerClient: cfg.max_upload_sessions_per_client,
     ttlMs: cfg.upload_session_ttl_secs * 1000,
-  });
+  };
+  const sessions = new UploadSessions(ctx.storage, limits, ctx.log, ctx.metrics);
   // One upload is capped by the session size limit and the server's body limit, whichever is lower.
   const maxBytes = Math.min(cfg.max_upload_session_size_mb, ctx.config.server.body_limit_mb) * MiB;
   await sessions.start();

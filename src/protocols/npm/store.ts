@@ -7,7 +7,6 @@
 import { createHash } from 'node:crypto';
 import type { Context } from '../../main/protocol.js';
 import { KeyedLock } from '../../main/keyed-lock.js';
-import { log } from '../../main/log.js';
 import { npmError } from './errors.js';
 import { parseName } from './names.js';
 
@@ -86,7 +85,7 @@ export class NpmStore {
       return s;
     } catch (e) {
       // Refuse to overwrite what we cannot read: a corrupt document is reported, never replaced.
-      log.error('npm: corrupt package metadata', { name, error: String(e) });
+      this.ctx.log.error('npm: corrupt package metadata', { name, error: String(e) });
       throw npmError(500, `stored metadata of ${name} is unreadable`);
     }
   }

@@ -3,7 +3,6 @@
 import type { Context } from '../../main/protocol.js';
 import type { Reply, Req } from '../../main/http/types.js';
 import { serveObject } from '../../main/http/serve-object.js';
-import { log } from '../../main/log.js';
 import { notFound } from './errors.js';
 import { parseName } from './names.js';
 import { cacheScope } from './packument.js';
@@ -19,7 +18,7 @@ export function createTarballs(ctx: Context, store: NpmStore) {
       if (!f) throw notFound(`tarball ${file}`);
       const reader = await ctx.blobs.open({ algorithm: 'sha512', hex: f.sha512, value: `sha512:${f.sha512}` });
       if (!reader) {
-        log.error('npm: tarball content missing from blob store', { name, file });
+        ctx.log.error('npm: tarball content missing from blob store', { name, file });
         throw notFound(`content of tarball ${file}`);
       }
       await serveObject(req, reply, reader, {

@@ -5,7 +5,6 @@ import type { Context } from '../../main/protocol.js';
 import type { Reply, Req } from '../../main/http/types.js';
 import { serveObject } from '../../main/http/serve-object.js';
 import { parseDigest } from '../../main/digest.js';
-import { log } from '../../main/log.js';
 import { pypiError } from './errors.js';
 import { isValidProject, normalize } from './normalize.js';
 import type { PypiStore } from './store.js';
@@ -31,7 +30,7 @@ export function createFiles(ctx: Context, store: PypiStore) {
       if (!f || !target) throw pypiError(404, `${filename} not found`);
       const reader = await ctx.blobs.open(parseDigest(`sha256:${target.sha256}`)!);
       if (!reader) {
-        log.error('pypi: file content missing from blob store', { project, filename });
+        ctx.log.error('pypi: file content missing from blob store', { project, filename });
         throw pypiError(404, `content of ${filename} not found`);
       }
       const scope = ctx.config.auth.enabled && !ctx.config.auth.anonymous_read ? 'private' : 'public';

@@ -5,7 +5,6 @@
 // publishes), so a stored file always matches the digest clients verify.
 import type { Context } from '../../main/protocol.js';
 import { KeyedLock } from '../../main/keyed-lock.js';
-import { log } from '../../main/log.js';
 import { pypiError } from './errors.js';
 import { isNormalized } from './normalize.js';
 
@@ -56,7 +55,7 @@ export class PypiStore {
       return s;
     } catch (e) {
       // Never overwrite what cannot be read: report it instead.
-      log.error('pypi: corrupt project metadata', { project: norm, error: String(e) });
+      this.ctx.log.error('pypi: corrupt project metadata', { project: norm, error: String(e) });
       throw pypiError(500, `stored metadata of ${norm} is unreadable`);
     }
   }
