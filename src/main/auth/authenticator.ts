@@ -55,7 +55,7 @@ export class Authenticator {
   /** keyed by the credential's canonical digest */
   private readonly inflight = new Map<string, Promise<Outcome>>();
   /** per-authenticator random prefix of every digest, so keys reveal nothing outside this process */
-  private readonly salt = randomBytes(32).toString('hex');
+  private readonly salt = randomBytes(16).toString('base64url');
   private readonly resume = new Turnstile(RESUME_SLICE);
   private dummy: { cost: number; hash: Promise<string> } | null = null;
   private readonly hits: () => void;
