@@ -4,11 +4,11 @@
 // https, which the plain-HTTP listener leaves hanging until its idle timeout,
 // so calls are kept few.
 import t from 'tap';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { mint, startAuthRegistry, tempDir } from './helpers/auth.js';
+import { dockerLogin, mint, startAuthRegistry, tempDir } from './helpers/auth.js';
 import { buildOciImage } from './helpers/oci-image.js';
 
 const exec = promisify(execFile);
@@ -66,19 +66,6 @@ t.test('skopeo pulls anonymously with anonymous_read', async (t) => {
   const info = JSON.parse(await skopeo('inspect', '--tls-verify=false', '--no-creds', `docker://${host}/pub/img:v1`)) as { Digest: string };
   t.equal(info.Digest, img.manifestDigest, 'anonymous pull');
 });
-
-async function dockerLogin(configDir: string, host: string, user: string, password: string): Promise<{ code: number | null; out: string }> {
-  const child = spawn('docker', ['login', host, '-u', user, '--password-stdin'], {
-    env: { ...process.env, DOCKER_CONFIG: configDir },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (b) => (out += b));
-  child.stderr.on('data', (b) => (out += b));
-  child.stdin.end(password + '\n');
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  return { code, out };
-}
 
 t.test('docker login with htpasswd credentials and with a token', async (t) => {
   const r = await startAuthRegistry();

@@ -1,35 +1,25 @@
 // No secret survives its request in the registry's heap: after logins with
-// distinctive passwords and tokens (docker login, curl with every token
-// spelling, the token API, a wrong password), a heap snapshot of the registry
+// distinctive passwords and tokens (docker login, a skopeo push, curl with
+// every token spelling and manifest pulls answered from memory, the token API,
+// a wrong password), a heap snapshot of the registry
 // child process (taken on SIGUSR2, after a full GC) holds none of them, nor
 // their base64 forms. The secrets live in this test process; the snapshot is
 // of the other one, so finding nothing means something.
 import t from 'tap';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawnRegistry, tempDir } from './helpers/registry.js';
-import { basic, bearer, makeHtpasswd, mint } from './helpers/auth.js';
+import { buildOciImage } from './helpers/oci-image.js';
+import { basic, bearer, dockerLogin, makeHtpasswd, metric, mint } from './helpers/auth.js';
 
 const exec = promisify(execFile);
 
-function dockerLogin(configDir: string, host: string, user: string, password: string): Promise<{ code: number | null; out: string }> {
-  const child = spawn('docker', ['login', host, '-u', user, '--password-stdin'], {
-    env: { ...process.env, DOCKER_CONFIG: configDir },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (b) => (out += b));
-  child.stderr.on('data', (b) => (out += b));
-  child.stdin.end(password + '\n');
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out })));
-}
-
 /** curl's status code for GET url with this Authorization header. */
-async function curl(url: string, authorization: string): Promise<string> {
-  const { stdout } = await exec('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', `Authorization: ${authorization}`, url]);
+async function curl(url: string, authorization: string, accept = '*/*'): Promise<string> {
+  const { stdout } = await exec('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', `Authorization: ${authorization}`, '-H', `Accept: ${accept}`, url]);
   return stdout;
 }
 
@@ -69,6 +59,7 @@ t.test('a heap snapshot after logins holds no password or token', async (t) => {
       NORA_STORAGE_PATH: join(dir, 'storage'),
       NORA_AUTH_HASH_WORKERS: '1',
       NORA_LOG_LEVEL: 'warn',
+      NORA_AUTH_PUBLIC_METRICS: 'true',
       NODE_OPTIONS: '--heapsnapshot-signal=SIGUSR2',
     },
     dir,
@@ -80,12 +71,22 @@ t.test('a heap snapshot after logins holds no password or token', async (t) => {
   // Two tokens minted through the token API (the password travels in a JSON body).
   const token = await mint(child.url, user, password, 'write');
   const other = await mint(child.url, user, password, 'read');
+  const img = await buildOciImage(join(dir, 'img'), 'v1', 4);
+  // Each client first tries https, which the plain listener leaves hanging: run them side by side.
   const [pw, tk] = await Promise.all([
     dockerLogin(join(dir, 'docker-pw'), host, user, password),
     dockerLogin(join(dir, 'docker-token'), host, 'token', token),
+    exec('skopeo', ['copy', '--dest-tls-verify=false', '--dest-creds', `${user}:${password}`, `oci:${img.dir}:v1`, `docker://${host}/heap/img:v1`]),
   ]);
   t.equal(pw.code, 0, `docker login with the password: ${pw.out.trim()}`);
   t.equal(tk.code, 0, `docker login -u token: ${tk.out.trim()}`);
+  // Pulls of the pushed manifest: after the first, answered from memory (authenticator.quick).
+  const manifest = `${child.url}/v2/heap/img/manifests/v1`;
+  for (let i = 0; i < 3; i++) {
+    t.equal(await curl(manifest, bearer(other), 'application/vnd.oci.image.manifest.v1+json'), '200', 'manifest pull, Bearer');
+    t.equal(await curl(manifest, basic(user, password), 'application/vnd.oci.image.manifest.v1+json'), '200', 'manifest pull, Basic password');
+  }
+  t.ok((await metric(child.url, 'nora_http_memory_answers_total')) >= 4, 'pulls were answered from memory');
   // Every spelling of a token, a cache hit for each, and a refused password.
   for (let i = 0; i < 3; i++) {
     t.equal(await curl(v2, bearer(token)), '200', 'Bearer');

@@ -1,6 +1,6 @@
 // Helpers for the auth tests: htpasswd files made by the real `htpasswd -B`,
 // registries with auth on, credential headers and token API calls.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
@@ -109,6 +109,20 @@ export async function metric(url: string, name: string, labels = ''): Promise<nu
     sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return sum;
+}
+
+/** `docker login` (the CLI, no engine) with the password on stdin, credentials kept in configDir. */
+export async function dockerLogin(configDir: string, host: string, user: string, password: string): Promise<{ code: number | null; out: string }> {
+  const child = spawn('docker', ['login', host, '-u', user, '--password-stdin'], {
+    env: { ...process.env, DOCKER_CONFIG: configDir },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (b) => (out += b));
+  child.stderr.on('data', (b) => (out += b));
+  child.stdin.end(password + '\n');
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, out };
 }
 
 export { tempDir };
