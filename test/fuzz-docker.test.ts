@@ -5,7 +5,8 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { join, resolve, sep } from 'node:path';
-import { HttpError } from '../src/main/protocol.js';
+import { HttpError } from '../src/main/errors.js';
+import { OciError } from '../src/protocols/docker/errors.js';
 import { checkKey } from '../src/main/storage/keys.js';
 import { digestOf, parseDigest } from '../src/main/digest.js';
 import { checkDigest, isValidName, isValidTag, parseReference, MAX_NAME_LENGTH } from '../src/protocols/docker/names.js';
@@ -155,7 +156,7 @@ t.test('manifests: any body parses or is MANIFEST_INVALID; generated valid manif
         parseManifest(b, c);
         return true;
       } catch (e) {
-        return refusedCleanly(e) && (e as HttpError).code === 'MANIFEST_INVALID';
+        return refusedCleanly(e) && e instanceof OciError && e.oci === 'MANIFEST_INVALID';
       }
     }),
     2000,

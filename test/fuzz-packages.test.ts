@@ -6,7 +6,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { resolve, sep } from 'node:path';
-import { HttpError } from '../src/main/protocol.js';
+import { HttpError } from '../src/main/errors.js';
 import { checkKey } from '../src/main/storage/keys.js';
 import { parseName } from '../src/protocols/npm/names.js';
 import { parseRoute } from '../src/protocols/npm/routes.js';

@@ -7,9 +7,8 @@ import type { BlobStore } from './storage/blobs.js';
 import type { AuthGate } from './auth/gate.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
-
-/** What a request needs from the caller. `public` skips authentication entirely. */
-export type Access = 'public' | 'read' | 'write' | 'delete' | 'admin';
+import type { Requirement } from './auth/types.js';
+import type { HttpError } from './errors.js';
 
 export interface Protocol {
   /** metrics/log label, e.g. "docker" */
@@ -21,10 +20,15 @@ export interface Protocol {
    * protocol's matches() said no, so paths owned by a format always win.
    */
   claims?(req: Req): boolean;
-  access(req: Req): Access;
+  /** What the request needs from the caller, naming the repository or package it concerns. */
+  access(req: Req): Requirement;
   handle(req: Req, reply: Reply): Promise<void>;
-  /** Renders an error in this format's own shape. `code` is a symbolic code (e.g. UNAUTHORIZED). */
-  error(reply: Reply, status: number, code: string, message: string, detail?: unknown): void;
+  /**
+   * Renders an error in this format's own shape, with e.status; the server has
+   * already set e.headers. Formats whose shape carries a code map e.code (one
+   * of the core codes in errors.ts) through one table.
+   */
+  error(reply: Reply, e: HttpError): void;
   /**
    * Answers a GET/HEAD from memory when everything the answer depends on is
    * cached, else undefined. It must answer exactly what handle() would, await
@@ -50,16 +54,4 @@ export interface Context {
   /** this registry's own counters and log level */
   metrics: Metrics;
   log: Logger;
-}
-
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly detail?: unknown,
-    readonly headers?: Record<string, string>,
-  ) {
-    super(message);
-  }
 }

@@ -11,7 +11,8 @@ import { readForMemory, writeMemoryResponse } from './http/uws-memory.js';
 import { listenExclusive } from './http/listen.js';
 import type { Req } from './http/types.js';
 import { BodyTooLarge } from './http/types.js';
-import { HttpError, type Context, type Protocol } from './protocol.js';
+import type { Context, Protocol } from './protocol.js';
+import { HttpError, type ErrorCode } from './errors.js';
 import { InvalidKey } from './storage/keys.js';
 import { BlobCorrupt } from './storage/verifying-reader.js';
 import { Turnstile } from './turnstile.js';
@@ -54,10 +55,13 @@ export interface ServerHandle {
   close(timeoutMs?: number): Promise<void>;
 }
 
-/** The protocol that renders errors for paths no format owns. */
+/** Core codes spelled in the plain error shape as earlier releases sent them; the others as they are. */
+const PLAIN_CODES: Partial<Record<ErrorCode, string>> = { TOO_MANY_REQUESTS: 'TOOMANYREQUESTS', INTERNAL: 'UNKNOWN' };
+
+/** The error shape of paths no format owns and of /health, /ready, /metrics: {"error", "code"}. */
 export const plainProtocol: Pick<Protocol, 'error'> = {
-  error(reply, status, code, message) {
-    reply.json(status, { error: message, code });
+  error(reply, e) {
+    reply.json(e.status, { error: e.message, code: PLAIN_CODES[e.code] ?? e.code });
   },
 };
 
@@ -185,19 +189,12 @@ async function dispatch(ctx: Context, protocol: Protocol | undefined, req: Req, 
   const renderer = protocol ?? plainProtocol;
   try {
     if ((req as unknown as { headerBytes: number }).headerBytes > MAX_HEADER_BYTES) {
-      throw new HttpError(431, 'HEADERS_TOO_LARGE', `request headers exceed ${MAX_HEADER_BYTES} bytes`);
+      throw new HttpError('HEADERS_TOO_LARGE', `request headers exceed ${MAX_HEADER_BYTES} bytes`);
     }
-    if (req.path.includes('\0') || /%00/i.test(req.path)) {
-      throw new HttpError(400, 'BAD_REQUEST', 'NUL byte in path');
-    }
-    if (!protocol) throw new HttpError(404, 'NOT_FOUND', 'not found');
-    const access = protocol.access(req);
-    const denied = await ctx.gate.check(req, access, protocol.name);
-    if (denied) {
-      for (const [k, v] of Object.entries(denied.headers)) reply.header(k, v);
-      protocol.error(reply, denied.status, denied.code, denied.message);
-      return;
-    }
+    if (req.path.includes('\0') || /%00/i.test(req.path)) throw new HttpError('BAD_REQUEST', 'NUL byte in path');
+    if (!protocol) throw new HttpError('NOT_FOUND');
+    const denied = await ctx.gate.check(req, protocol.access(req), protocol.name);
+    if (denied) return renderError(reply, protocol, denied);
     await protocol.handle(req, reply);
     if (!reply.done) throw new Error(`${protocol.name} handler returned without a response`);
   } catch (e) {
@@ -205,24 +202,30 @@ async function dispatch(ctx: Context, protocol: Protocol | undefined, req: Req, 
       if (!reply.aborted) ctx.log.error('error after response started', { path: req.path, error: String(e) });
       return;
     }
-    if (e instanceof HttpError) {
-      for (const [k, v] of Object.entries(e.headers ?? {})) reply.header(k, v);
-      renderer.error(reply, e.status, e.code, e.message, e.detail);
-    } else if (e instanceof InvalidKey) {
-      renderer.error(reply, 400, 'NAME_INVALID', 'invalid name or path');
-    } else if (e instanceof BlobCorrupt) {
-      // Logged and quarantined by the blob store; the next request finds no blob, so a re-push heals it.
-      renderer.error(reply, 500, 'UNKNOWN', 'stored content failed verification and was quarantined; push it again');
-    } else if (e instanceof BodyTooLarge) {
-      renderer.error(reply, 413, 'SIZE_INVALID', e.message);
-    } else if ((e as NodeJS.ErrnoException).code === 'ENOSPC' || (e as NodeJS.ErrnoException).code === 'EDQUOT') {
-      ctx.log.error('storage full', { path: req.path });
-      renderer.error(reply, 507, 'INSUFFICIENT_STORAGE', 'insufficient storage');
-    } else if (req.signal.aborted) {
-      // client went away; nothing to answer
-    } else {
-      ctx.log.error('unhandled error', { path: req.path, method: req.method, error: (e as Error).stack ?? String(e) });
-      renderer.error(reply, 500, 'UNKNOWN', 'internal server error');
-    }
+    const err = asHttpError(e, req, ctx);
+    if (err) renderError(reply, renderer, err);
   }
+}
+
+/** Sends the error's own headers (Allow, Retry-After, WWW-Authenticate), then the format's rendering of it. */
+function renderError(reply: UwsReply, renderer: Pick<Protocol, 'error'>, e: HttpError): void {
+  if (e.headers) for (const k in e.headers) reply.header(k, e.headers[k]!);
+  renderer.error(reply, e);
+}
+
+/** The error a failed request is answered with; null when the client went away and nothing is answered. */
+function asHttpError(e: unknown, req: Req, ctx: Context): HttpError | null {
+  if (e instanceof HttpError) return e;
+  if (e instanceof InvalidKey) return new HttpError('BAD_REQUEST', 'invalid name or path');
+  // Logged and quarantined by the blob store; the next request finds no blob, so a re-push heals it.
+  if (e instanceof BlobCorrupt) return new HttpError('INTERNAL', 'stored content failed verification and was quarantined; push it again');
+  if (e instanceof BodyTooLarge) return new HttpError('TOO_LARGE', e.message);
+  const errno = (e as NodeJS.ErrnoException).code;
+  if (errno === 'ENOSPC' || errno === 'EDQUOT') {
+    ctx.log.error('storage full', { path: req.path });
+    return new HttpError('INSUFFICIENT_STORAGE');
+  }
+  if (req.signal.aborted) return null;
+  ctx.log.error('unhandled error', { path: req.path, method: req.method, error: (e as Error).stack ?? String(e) });
+  return new HttpError('INTERNAL');
 }

@@ -1,8 +1,13 @@
 // /health (liveness + facts), /ready (storage reachable and credential checks
 // possible), /metrics (Prometheus text).
 import type { Context, Protocol } from './protocol.js';
+import type { Requirement } from './auth/types.js';
+import { methodNotAllowed } from './errors.js';
+import { plainProtocol } from './server.js';
 
 const started = Date.now();
+const PUBLIC: Requirement = { access: 'public' };
+const ADMIN: Requirement = { access: 'admin' };
 
 export function systemProtocol(ctx: Context): Protocol {
   // The port opens before the hash workers have booted: not ready until they have.
@@ -14,12 +19,9 @@ export function systemProtocol(ctx: Context): Protocol {
   return {
     name: 'system',
     matches: (p) => p === '/health' || p === '/ready' || p === '/metrics',
-    access: (req) => (req.path === '/metrics' && !ctx.config.auth.public_metrics ? 'admin' : 'public'),
+    access: (req) => (req.path === '/metrics' && !ctx.config.auth.public_metrics ? ADMIN : PUBLIC),
     async handle(req, reply) {
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        reply.header('Allow', 'GET, HEAD');
-        return this.error(reply, 405, 'METHOD_NOT_ALLOWED', 'method not allowed');
-      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed('GET, HEAD');
       if (req.path === '/health') {
         const reachable = await ctx.storage.probe();
         reply.json(200, {
@@ -38,8 +40,6 @@ export function systemProtocol(ctx: Context): Protocol {
         reply.status(200).header('Content-Type', 'text/plain; version=0.0.4').send(ctx.metrics.render());
       }
     },
-    error(reply, status, code, message) {
-      reply.json(status, { error: message, code });
-    },
+    error: plainProtocol.error,
   };
 }

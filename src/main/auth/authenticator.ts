@@ -7,7 +7,7 @@
 // snapshot of the process holds no recent password or token.
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { Identity } from '../http/types.js';
+import type { Identity } from './types.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Credential } from './credentials.js';

@@ -1,30 +1,31 @@
 // The auth gate when auth is enabled: resolves the client IP, reads the
 // credential, authenticates it (cache first), and checks the role against the
-// access the request needs. Denials are plain objects the server renders in
+// access the request needs. Refusals are HttpErrors the server renders in
 // the format's own error shape.
-import type { Identity, MemoryRead, Req, Role } from '../http/types.js';
-import { HttpError, type Access } from '../protocol.js';
+import type { MemoryRead, Req } from '../http/types.js';
+import { HttpError } from '../errors.js';
 import type { Config } from '../config.js';
-import type { AuthDenied, AuthGate } from './gate.js';
+import type { AuthGate } from './gate.js';
+import type { Access, Identity, Requirement, Role } from './types.js';
 import type { Authenticator, AuthFailure } from './authenticator.js';
 import type { ClientIp } from './client-ip.js';
 import { parseAuthorization } from './credentials.js';
-import { allows, anonymousAllowed } from './policy.js';
+import { allows, anonymousAllowed, permits } from './policy.js';
 import { TokenStoreError } from './token-store.js';
 import type { TokenService } from './token-service.js';
 
 const ANONYMOUS: Identity = Object.freeze({ user: 'anonymous', role: 'read', via: 'anonymous' });
 
-function unauthorized(challenge: Readonly<Record<string, string>>, message: string): AuthDenied {
-  return Object.freeze({ status: 401, code: 'UNAUTHORIZED', message, headers: challenge });
+function unauthorized(challenge: Readonly<Record<string, string>>, message: string): HttpError {
+  return new HttpError('UNAUTHORIZED', message, { headers: challenge });
 }
 
 export class CredentialGate implements AuthGate {
   readonly enabled = true;
   private readonly challenge: Readonly<Record<string, string>>;
-  private readonly required: AuthDenied;
-  private readonly malformed: AuthDenied;
-  private readonly unsupported: AuthDenied;
+  private readonly required: HttpError;
+  private readonly malformed: HttpError;
+  private readonly unsupported: HttpError;
 
   constructor(
     private readonly auth: Config['auth'],
@@ -41,7 +42,8 @@ export class CredentialGate implements AuthGate {
     this.unsupported = unauthorized(this.challenge, 'unsupported Authorization scheme (use Basic, or Bearer with an nra_ token)');
   }
 
-  async check(req: Req, access: Access, format: string): Promise<AuthDenied | null> {
+  async check(req: Req, need: Requirement, format: string): Promise<HttpError | null> {
+    const access = need.access;
     req.clientIp = this.ips.resolve(req);
     if (access === 'public') {
       req.identity = ANONYMOUS;
@@ -63,7 +65,7 @@ export class CredentialGate implements AuthGate {
       r = this.authenticator.authenticate(cred, req.clientIp, req.headers.authorization);
       if (r instanceof Promise) r = await r;
     } catch (e) {
-      if (e instanceof TokenStoreError) throw new HttpError(503, 'UNAVAILABLE', 'token verification unavailable');
+      if (e instanceof TokenStoreError) throw new HttpError('UNAVAILABLE', 'token verification unavailable');
       throw e;
     }
     if ('fail' in r) return this.denial(r);
@@ -81,23 +83,24 @@ export class CredentialGate implements AuthGate {
     return v !== undefined && allows(v.identity.role, 'read') ? v.identity : undefined;
   }
 
+  permits(identity: Identity, need: Requirement, format: string): boolean {
+    return permits(this.auth, identity, need, format);
+  }
+
   clientIp(req: MemoryRead): string {
     return this.ips.resolveFrom(req.peer(), req.forwardedFor, req.realIp);
   }
 
-  private denial(f: AuthFailure): AuthDenied {
+  private denial(f: AuthFailure): HttpError {
     switch (f.fail) {
       case 'invalid':
         return unauthorized(this.challenge, f.message);
       case 'locked':
-        return {
-          status: 429,
-          code: 'TOOMANYREQUESTS',
-          message: `too many failed login attempts; retry after ${f.retryAfter} seconds`,
+        return new HttpError('TOO_MANY_REQUESTS', `too many failed login attempts; retry after ${f.retryAfter} seconds`, {
           headers: { 'Retry-After': String(f.retryAfter) },
-        };
+        });
       case 'busy':
-        return { status: 429, code: 'TOOMANYREQUESTS', message: 'too many logins being verified; retry shortly', headers: { 'Retry-After': '1' } };
+        return new HttpError('TOO_MANY_REQUESTS', 'too many logins being verified; retry shortly', { headers: { 'Retry-After': '1' } });
     }
   }
 
@@ -106,6 +109,6 @@ export class CredentialGate implements AuthGate {
   }
 }
 
-function forbidden(role: Role, access: Access): AuthDenied {
-  return { status: 403, code: 'DENIED', message: `the ${role} role does not allow ${access} access`, headers: {} };
+function forbidden(role: Role, access: Access): HttpError {
+  return new HttpError('DENIED', `the ${role} role does not allow ${access} access`);
 }

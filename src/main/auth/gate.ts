@@ -1,23 +1,19 @@
 // The auth gate the server consults before a protocol handler runs.
-import type { Identity, MemoryRead, Req } from '../http/types.js';
-import type { Access } from '../protocol.js';
+import type { MemoryRead, Req } from '../http/types.js';
+import type { HttpError } from '../errors.js';
+import type { Identity, Requirement } from './types.js';
 import type { TokenService } from './token-service.js';
-
-export interface AuthDenied {
-  status: 401 | 403 | 429;
-  /** UNAUTHORIZED, DENIED or TOOMANYREQUESTS; each format maps it to its own error shape */
-  code: 'UNAUTHORIZED' | 'DENIED' | 'TOOMANYREQUESTS';
-  message: string;
-  headers: Record<string, string>;
-}
 
 export interface AuthGate {
   readonly enabled: boolean;
   /**
-   * Decides whether `req` may perform `access` for `format`. On success sets
-   * req.identity and returns null; otherwise returns the denial to render.
+   * Decides whether `req` may do what `need` says for `format`. On success sets
+   * req.identity and returns null; otherwise returns the refusal to render
+   * (UNAUTHORIZED, DENIED or TOO_MANY_REQUESTS, with its headers).
    */
-  check(req: Req, access: Access, format: string): Promise<AuthDenied | null>;
+  check(req: Req, need: Requirement, format: string): Promise<HttpError | null>;
+  /** Whether `identity`, already admitted by check(), may also do `need` (e.g. read a mount's source repository). */
+  permits(identity: Identity, need: Requirement, format: string): boolean;
   /**
    * The synchronous fast case of check() for a read: the identity when the
    * request may read right now without anything being awaited (a cached
@@ -39,9 +35,12 @@ const OPEN: Identity = { user: 'anonymous', role: 'admin', via: 'auth-off' };
 /** Auth disabled (NORA's default): every request acts with full rights. */
 export class OpenGate implements AuthGate {
   readonly enabled = false;
-  async check(req: Req): Promise<AuthDenied | null> {
+  async check(req: Req): Promise<HttpError | null> {
     req.identity = OPEN;
     return null;
+  }
+  permits(): boolean {
+    return true;
   }
   quick(): Identity {
     return OPEN;

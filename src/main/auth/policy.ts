@@ -1,8 +1,10 @@
 // Who may do what: roles against the access a request needs, and when no
-// credentials are needed at all.
-import type { Role } from '../http/types.js';
-import type { Access } from '../protocol.js';
+// credentials are needed at all. Access is global: a role grants its access to
+// every repository and package (as in NORA without OIDC), so a requirement's
+// resource does not change the answer yet; it is passed along so a policy with
+// per-resource rights has what it needs.
 import type { Config } from '../config.js';
+import type { Access, Identity, Requirement, Role } from './types.js';
 
 export const ROLE_RANK: Readonly<Record<Role, number>> = { read: 1, write: 2, admin: 3 };
 
@@ -13,6 +15,11 @@ export function allows(role: Role, access: Access): boolean {
   return ROLE_RANK[role] >= NEEDED[access];
 }
 
+/** Reads of a format's content without credentials: Docker's open with either setting, the others with anonymous_read. */
+function anonymousReads(auth: Config['auth'], access: Access, format: string): boolean {
+  return access === 'read' && (format === 'docker' ? auth.docker_anon_pull || auth.anonymous_read : auth.anonymous_read);
+}
+
 /**
  * Reads without credentials. anonymous_read opens reads on every format; for
  * Docker the /v2/ ping still challenges (so `docker login` checks the password
@@ -20,9 +27,17 @@ export function allows(role: Role, access: Access): boolean {
  * Docker reads including the ping. /v2/_catalog always needs credentials.
  */
 export function anonymousAllowed(auth: Config['auth'], access: Access, format: string, path: string): boolean {
-  if (access !== 'read') return false;
-  if (format !== 'docker') return auth.anonymous_read;
-  if (path === '/v2/_catalog') return false;
-  if (auth.docker_anon_pull) return true;
-  return auth.anonymous_read && path !== '/v2/' && path !== '/v2';
+  if (format === 'docker' && (path === '/v2/_catalog' || (!auth.docker_anon_pull && (path === '/v2/' || path === '/v2')))) return false;
+  return anonymousReads(auth, access, format);
+}
+
+/**
+ * Whether a caller the gate has admitted may also do `need`, a second step of
+ * the same request (reading a blob mount's source repository). An anonymous
+ * caller may read wherever anonymous reads of the format are open.
+ */
+export function permits(auth: Config['auth'], identity: Identity, need: Requirement, format: string): boolean {
+  if (need.access === 'public') return true;
+  if (identity.via === 'anonymous') return anonymousReads(auth, need.access, format);
+  return allows(identity.role, need.access);
 }

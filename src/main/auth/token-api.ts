@@ -9,12 +9,14 @@
 // prefix, 405 method, 409 prefix matches several tokens, 413 body too big,
 // 415 content type, 422 a field (named in the message), 429 lockout, 503 auth disabled.
 import type { Context, Protocol } from '../protocol.js';
-import { HttpError } from '../protocol.js';
-import type { Req, Reply, Role } from '../http/types.js';
+import { HttpError, methodNotAllowed } from '../errors.js';
+import type { Req, Reply } from '../http/types.js';
 import { ID_PREFIX_RE } from './token-format.js';
-import { ServiceError, type Caller, type TokenService } from './token-service.js';
+import type { Caller, TokenService } from './token-service.js';
+import type { Requirement, Role } from './types.js';
 
 const BODY_LIMIT = 16 * 1024;
+const PUBLIC: Requirement = { access: 'public' };
 const ROLES: readonly Role[] = ['read', 'write', 'admin'];
 const DEFAULT_ROLE: Role = 'read';
 const DEFAULT_TTL_DAYS = 30;
@@ -24,7 +26,7 @@ type Body = Record<string, unknown>;
 type Action = (svc: TokenService, caller: Caller, body: Body, ip: string) => Promise<unknown>;
 
 function unprocessable(message: string): HttpError {
-  return new HttpError(422, 'UNPROCESSABLE', message);
+  return new HttpError('UNPROCESSABLE', message);
 }
 
 function stringField(b: Body, name: string, max: number, required: true): string;
@@ -57,7 +59,7 @@ function ttlField(b: Body): number {
 
 function prefixField(b: Body): string {
   const v = stringField(b, 'hash_prefix', 128, true).toLowerCase();
-  if (!ID_PREFIX_RE.test(v)) throw new HttpError(400, 'BAD_REQUEST', 'hash_prefix: 6 to 16 hex characters of a hash_prefix from /api/tokens/list');
+  if (!ID_PREFIX_RE.test(v)) throw new HttpError('BAD_REQUEST', 'hash_prefix: 6 to 16 hex characters of a hash_prefix from /api/tokens/list');
   return v;
 }
 
@@ -89,14 +91,14 @@ function isJson(contentType: string | undefined): boolean {
 
 async function readJson(req: Req): Promise<Body> {
   if (!isJson(req.headers['content-type'])) {
-    throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json');
+    throw new HttpError('UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json');
   }
   const text = (await req.readBody(BODY_LIMIT)).toString('utf8');
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch (e) {
-    throw new HttpError(400, 'BAD_REQUEST', `request body is not valid JSON: ${(e as Error).message}`);
+    throw new HttpError('BAD_REQUEST', `request body is not valid JSON: ${(e as Error).message}`);
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw unprocessable('body: must be a JSON object');
   return body as Body;
@@ -107,31 +109,24 @@ export function tokenApiProtocol(ctx: Context): Protocol {
     name: 'tokens',
     matches: (p) => p === '/api/tokens' || p.startsWith('/api/tokens/'),
     // Credentials travel in the body; the service checks them (with lockout).
-    access: () => 'public',
+    access: () => PUBLIC,
     async handle(req: Req, reply: Reply) {
       const action = ACTIONS[req.path];
-      if (!action) throw new HttpError(404, 'NOT_FOUND', 'not found');
-      if (req.method !== 'POST') {
-        reply.header('Allow', 'POST');
-        throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'method not allowed; use POST');
-      }
+      if (!action) throw new HttpError('NOT_FOUND');
+      if (req.method !== 'POST') throw methodNotAllowed('POST', 'method not allowed; use POST');
       const svc = ctx.gate.tokens;
-      if (!svc) throw new HttpError(503, 'UNAVAILABLE', 'authentication is disabled (auth.enabled = false); API tokens are not available');
+      if (!svc) throw new HttpError('UNAVAILABLE', 'authentication is disabled (auth.enabled = false); API tokens are not available');
       const body = await readJson(req);
       const username = stringField(body, 'username', 256, true);
       const password = stringField(body, 'password', 1024, true);
       action.validate(body);
-      try {
-        const caller = await svc.login(username, password, req.clientIp);
-        req.identity = { user: caller.user, role: 'write', via: 'htpasswd' };
-        reply.json(200, await action.run(svc, caller, body, req.clientIp));
-      } catch (e) {
-        if (e instanceof ServiceError) throw new HttpError(e.status, 'TOKEN_API', e.message, undefined, e.headers);
-        throw e;
-      }
+      const caller = await svc.login(username, password, req.clientIp);
+      req.identity = { user: caller.user, role: 'write', via: 'htpasswd' };
+      reply.json(200, await action.run(svc, caller, body, req.clientIp));
     },
-    error(reply, status, _code, message) {
-      reply.json(status, { error: message });
+    // NORA's shape: the message only
+    error(reply, e) {
+      reply.json(e.status, { error: e.message });
     },
   };
 }

@@ -5,7 +5,8 @@
 // tokens (a minted token would outlive the leaked one's revocation). Only
 // users in admin_users may mint admin tokens; they see and revoke every
 // token. Revoke takes any unambiguous prefix of a listed hash_prefix.
-import type { Role } from '../http/types.js';
+import type { Role } from './types.js';
+import { HttpError } from '../errors.js';
 import { log as processLog, type Logger } from '../log.js';
 import type { Authenticator } from './authenticator.js';
 import type { HashPool } from './hash-pool.js';
@@ -18,17 +19,6 @@ export interface Caller {
   user: string;
   /** in admin_users: mints admin tokens, sees and revokes every token */
   admin: boolean;
-}
-
-/** A refusal the API renders as {"error": message}. */
-export class ServiceError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
 }
 
 export interface TokenInfo {
@@ -63,14 +53,14 @@ export class TokenService {
       r = tokenShaped ? this.auth.refuse(cred, ip) : this.auth.authenticate(cred, ip);
       if (r instanceof Promise) r = await r;
     } catch (e) {
-      if (e instanceof TokenStoreError) throw new ServiceError(503, 'token storage unavailable');
+      if (e instanceof TokenStoreError) throw new HttpError('UNAVAILABLE', 'token storage unavailable');
       throw e;
     }
     if ('fail' in r) {
       if (r.fail === 'locked')
-        throw new ServiceError(429, `too many failed login attempts; retry after ${r.retryAfter} seconds`, { 'Retry-After': String(r.retryAfter) });
-      if (r.fail === 'busy') throw new ServiceError(429, 'too many logins being verified; retry shortly', { 'Retry-After': '1' });
-      throw new ServiceError(401, tokenShaped ? r.message : 'invalid credentials');
+        throw new HttpError('TOO_MANY_REQUESTS', `too many failed login attempts; retry after ${r.retryAfter} seconds`, { headers: { 'Retry-After': String(r.retryAfter) } });
+      if (r.fail === 'busy') throw new HttpError('TOO_MANY_REQUESTS', 'too many logins being verified; retry shortly', { headers: { 'Retry-After': '1' } });
+      throw new HttpError('UNAUTHORIZED', tokenShaped ? r.message : 'invalid credentials');
     }
     return { user: r.identity.user, admin: this.adminUsers.has(r.identity.user) };
   }
@@ -78,7 +68,7 @@ export class TokenService {
   async create(caller: Caller, role: Role, ttlDays: number, description: string | null, ip: string): Promise<{ token: string; expires_in_days: number }> {
     if (role === 'admin' && !caller.admin) {
       this.refused('token_create', caller, ip, 'admin role not permitted');
-      throw new ServiceError(403, 'admin role is not permitted for this account; add it to auth.admin_users');
+      throw new HttpError('DENIED', 'admin role is not permitted for this account; add it to auth.admin_users');
     }
     const now = Math.floor(Date.now() / 1000);
     const expires = now + ttlDays * DAY;
@@ -89,7 +79,7 @@ export class TokenService {
       try {
         hash = await this.pool.argon2Hash(token);
       } catch (e) {
-        if (e instanceof PoolBusy) throw new ServiceError(503, 'server busy; retry shortly', { 'Retry-After': '1' });
+        if (e instanceof PoolBusy) throw new HttpError('UNAVAILABLE', 'server busy; retry shortly', { headers: { 'Retry-After': '1' } });
         throw e;
       }
       const rec = { token_hash: hash, user: caller.user, created_at: now, expires_at: expires, last_used: null, description, role };
@@ -132,13 +122,13 @@ export class TokenService {
     const matches = await this.revocable(caller, prefix);
     if (matches.length > 1) {
       this.refused('token_revoke', caller, ip, `ambiguous (${matches.length})`, prefix);
-      throw new ServiceError(409, `hash_prefix ${prefix} matches ${matches.length} ${caller.admin ? '' : 'of your '}tokens; send more of its characters (the list shows 16)`);
+      throw new HttpError('CONFLICT', `hash_prefix ${prefix} matches ${matches.length} ${caller.admin ? '' : 'of your '}tokens; send more of its characters (the list shows 16)`);
     }
     const m = matches[0];
     // Someone else's token answers exactly like a missing one.
     if (m === undefined || !(await this.store.remove(m.id))) {
       this.refused('token_revoke', caller, ip, 'not found', prefix);
-      throw new ServiceError(404, 'token not found');
+      throw new HttpError('NOT_FOUND', 'token not found');
     }
     this.auth.tokenRevoked(m.id);
     this.log.info('token revoked', { event: 'token_revoke', user: caller.user, owner: m.owner, token_prefix: m.id, ip });

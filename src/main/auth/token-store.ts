@@ -5,7 +5,7 @@
 // last_used flush can never resurrect a token that was just revoked.
 import { chmod, readdir, readFile, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Role } from '../http/types.js';
+import type { Role } from './types.js';
 import { log as processLog, type Logger } from '../log.js';
 import { fsyncDir } from '../storage/local.js';
 import { makeDirs } from '../storage/make-dirs.js';

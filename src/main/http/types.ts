@@ -2,17 +2,7 @@
 // touch uWebSockets.js directly, so a format is testable over any front end.
 import type { Readable } from 'node:stream';
 import type { FileHandle } from 'node:fs/promises';
-
-export type Role = 'read' | 'write' | 'admin';
-
-export interface Identity {
-  user: string;
-  role: Role;
-  /** how the caller proved who they are */
-  via: 'anonymous' | 'htpasswd' | 'token' | 'auth-off';
-  /** first hex characters of the token's hash id, when via = token */
-  tokenPrefix?: string;
-}
+import type { Identity } from '../auth/types.js';
 
 export interface Req {
   /** upper-case method */

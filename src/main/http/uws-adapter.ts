@@ -5,7 +5,8 @@
 import { Readable } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { BodyTooLarge, type FileSlice, type Identity, type Reply, type Req } from './types.js';
+import { BodyTooLarge, type FileSlice, type Reply, type Req } from './types.js';
+import type { Identity } from '../auth/types.js';
 import { BufferPool } from './buffer-pool.js';
 import { BodyChunkPool } from './body-chunks.js';
 

@@ -5,6 +5,7 @@ import type { Reply, Req } from '../../main/http/types.js';
 import { serveObject } from '../../main/http/serve-object.js';
 import type { Digest } from '../../main/digest.js';
 import { oci } from './errors.js';
+import { methodNotAllowed } from '../../main/errors.js';
 import { checkDigest } from './names.js';
 import { isLinked, unlinkBlob } from './layer-links.js';
 
@@ -28,10 +29,7 @@ export function createBlobs(ctx: Context) {
   return {
     async handle(req: Req, reply: Reply, name: string, digest: string): Promise<void> {
       const method = req.method;
-      if (method !== 'GET' && method !== 'HEAD' && method !== 'DELETE') {
-        reply.header('Allow', 'GET, HEAD, DELETE');
-        throw oci('UNSUPPORTED', 'method not allowed', undefined, 405);
-      }
+      if (method !== 'GET' && method !== 'HEAD' && method !== 'DELETE') throw methodNotAllowed('GET, HEAD, DELETE');
       const d = checkDigest(digest);
       if (method === 'DELETE') return remove(reply, name, d);
       return get(req, reply, name, d);

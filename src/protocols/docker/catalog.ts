@@ -7,7 +7,7 @@
 // "a-b" because the component "a" sorts before "a-b". `last` uses the same order.
 import type { Context } from '../../main/protocol.js';
 import type { Reply, Req } from '../../main/http/types.js';
-import { oci } from './errors.js';
+import { methodNotAllowed } from '../../main/errors.js';
 import { isValidName } from './names.js';
 import { parsePage, setNextLink } from './pagination.js';
 
@@ -45,10 +45,7 @@ export function createCatalog(ctx: Context) {
 
   return {
     async handle(req: Req, reply: Reply): Promise<void> {
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        reply.header('Allow', 'GET, HEAD');
-        throw oci('UNSUPPORTED', 'method not allowed', undefined, 405);
-      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed('GET, HEAD');
       const { n, last } = parsePage(req);
       // One extra name tells whether another page follows.
       const names = await collect(n === 0 ? 0 : n + 1, last);

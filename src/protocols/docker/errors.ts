@@ -1,43 +1,67 @@
 // OCI distribution error codes, rendered in one place in the spec's JSON shape.
+// The format's own codes ride on an OciError, whose core code (and so its
+// status) comes from the table below; errors raised by the core carry only a
+// core code, spelled on the wire through FROM_CORE.
 import type { Reply } from '../../main/http/types.js';
-import { HttpError } from '../../main/protocol.js';
+import { HttpError, type ErrorCode } from '../../main/errors.js';
 
-export const CODES = {
-  BLOB_UNKNOWN: 404,
-  BLOB_UPLOAD_INVALID: 400,
-  BLOB_UPLOAD_UNKNOWN: 404,
-  DIGEST_INVALID: 400,
-  MANIFEST_BLOB_UNKNOWN: 400,
-  MANIFEST_INVALID: 400,
-  MANIFEST_UNKNOWN: 404,
-  NAME_INVALID: 400,
-  NAME_UNKNOWN: 404,
-  SIZE_INVALID: 400,
-  UNAUTHORIZED: 401,
-  DENIED: 403,
-  UNSUPPORTED: 405,
-  TOOMANYREQUESTS: 429,
-  RANGE_INVALID: 416,
-  PAGINATION_NUMBER_INVALID: 400,
-} as const;
-export type OciCode = keyof typeof CODES;
+/** The OCI codes this format raises, each with the core code it is a case of. */
+export const OCI_CODES = {
+  BLOB_UNKNOWN: 'NOT_FOUND',
+  BLOB_UPLOAD_INVALID: 'BAD_REQUEST',
+  BLOB_UPLOAD_UNKNOWN: 'NOT_FOUND',
+  DIGEST_INVALID: 'BAD_REQUEST',
+  MANIFEST_BLOB_UNKNOWN: 'BAD_REQUEST',
+  MANIFEST_INVALID: 'BAD_REQUEST',
+  MANIFEST_UNKNOWN: 'NOT_FOUND',
+  NAME_INVALID: 'BAD_REQUEST',
+  NAME_UNKNOWN: 'NOT_FOUND',
+  SIZE_INVALID: 'BAD_REQUEST',
+  PAGINATION_NUMBER_INVALID: 'BAD_REQUEST',
+} as const satisfies Record<string, ErrorCode>;
+export type OciCode = keyof typeof OCI_CODES;
 
-/** Throws an OCI error; `status` overrides the code's usual status. */
-export function oci(code: OciCode, message: string, detail?: unknown, status?: number): HttpError {
-  return new HttpError(status ?? CODES[code], code, message, detail);
-}
-
-/** Generic codes from the server core mapped onto OCI codes. */
-const FROM_CORE: Record<string, string> = {
-  NOT_FOUND: 'NAME_UNKNOWN',
+/**
+ * Every core code as the wire spells it here: the spec's generic codes where
+ * one fits, else the closest (HEADERS_TOO_LARGE has been sent as it is).
+ */
+const FROM_CORE: Readonly<Record<ErrorCode, string>> = {
   BAD_REQUEST: 'NAME_INVALID',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  DENIED: 'DENIED',
+  NOT_FOUND: 'NAME_UNKNOWN',
   METHOD_NOT_ALLOWED: 'UNSUPPORTED',
+  NOT_ACCEPTABLE: 'UNSUPPORTED',
+  CONFLICT: 'UNKNOWN',
+  TOO_LARGE: 'SIZE_INVALID',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED',
+  RANGE_NOT_SATISFIABLE: 'RANGE_INVALID',
+  UNPROCESSABLE: 'UNKNOWN',
+  TOO_MANY_REQUESTS: 'TOOMANYREQUESTS',
+  HEADERS_TOO_LARGE: 'HEADERS_TOO_LARGE',
+  INTERNAL: 'UNKNOWN',
+  UNAVAILABLE: 'UNAVAILABLE',
   INSUFFICIENT_STORAGE: 'UNKNOWN',
 };
 
-export function renderOciError(reply: Reply, status: number, code: string, message: string, detail?: unknown): void {
-  const c = FROM_CORE[code] ?? code;
-  const body = { errors: [{ code: c, message, detail: detail ?? null }] };
+export class OciError extends HttpError {
+  constructor(
+    readonly oci: OciCode,
+    message: string,
+    detail?: unknown,
+    core: ErrorCode = OCI_CODES[oci],
+  ) {
+    super(core, message, { detail });
+  }
+}
+
+/** An OCI error; `core` overrides the code's usual core code (and so its status), e.g. TOO_LARGE for 413. */
+export function oci(code: OciCode, message: string, detail?: unknown, core?: ErrorCode): OciError {
+  return new OciError(code, message, detail, core);
+}
+
+export function renderOciError(reply: Reply, e: HttpError): void {
+  const code = e instanceof OciError ? e.oci : FROM_CORE[e.code];
   reply.header('Docker-Distribution-API-Version', 'registry/2.0');
-  reply.json(status, body);
+  reply.json(e.status, { errors: [{ code, message: e.message, detail: e.detail ?? null }] });
 }

@@ -1,7 +1,9 @@
 // Docker Registry v2 / OCI Distribution 1.1, hosted. One module per resource;
 // this file only routes and decides what access each request needs.
-import type { Context, Protocol, Access } from '../../main/protocol.js';
+import type { Context, Protocol } from '../../main/protocol.js';
 import type { Reply, Req } from '../../main/http/types.js';
+import type { Access, Requirement } from '../../main/auth/types.js';
+import { methodNotAllowed } from '../../main/errors.js';
 import { oci, renderOciError } from './errors.js';
 import { parseRoute, type Route } from './routes.js';
 import { checkName } from './names.js';
@@ -16,9 +18,18 @@ import { ManifestStore } from './manifest-store.js';
 const API_VERSION = 'registry/2.0';
 const API_HEADER = ['Docker-Distribution-API-Version', API_VERSION] as const;
 
-export function notAllowed(reply: Reply, allow: string): never {
-  reply.header('Allow', allow);
-  throw oci('UNSUPPORTED', 'method not allowed', undefined, 405);
+const accessOf = (method: string): Access => (method === 'GET' || method === 'HEAD' ? 'read' : method === 'DELETE' ? 'delete' : 'write');
+
+/** The requirement of a request, naming its repository (none for the ping, the catalog and unknown paths). */
+function requirement(req: Req): Requirement {
+  let r: Route | null;
+  try {
+    r = parseRoute(req.path);
+  } catch {
+    r = null; // malformed path: refused by handle(), after the gate
+  }
+  const access = accessOf(req.method);
+  return r === null || r.kind === 'base' || r.kind === 'catalog' ? { access } : { access, resource: { kind: 'repository', name: r.name } };
 }
 
 export async function dockerProtocol(ctx: Context): Promise<Protocol> {
@@ -33,7 +44,7 @@ export async function dockerProtocol(ctx: Context): Promise<Protocol> {
 
   async function route(req: Req, reply: Reply, r: Route): Promise<void> {
     if (r.kind === 'base') {
-      if (req.method !== 'GET' && req.method !== 'HEAD') notAllowed(reply, 'GET, HEAD');
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed('GET, HEAD');
       return reply.json(200, {});
     }
     if (r.kind === 'catalog') return catalog.handle(req, reply);
@@ -57,11 +68,7 @@ export async function dockerProtocol(ctx: Context): Promise<Protocol> {
   return {
     name: 'docker',
     matches: (p) => p === '/v2' || p.startsWith('/v2/'),
-    access(req: Req): Access {
-      if (req.method === 'GET' || req.method === 'HEAD') return 'read';
-      if (req.method === 'DELETE') return 'delete';
-      return 'write';
-    },
+    access: requirement,
     fromMemory(req) {
       const r = parseRoute(req.path);
       return r?.kind === 'manifest' ? manifests.fromMemory(req, r.name, r.reference, API_HEADER) : undefined;
@@ -69,7 +76,7 @@ export async function dockerProtocol(ctx: Context): Promise<Protocol> {
     async handle(req, reply) {
       reply.header(API_HEADER[0], API_HEADER[1]);
       const r = parseRoute(req.path);
-      if (!r) throw oci('NAME_UNKNOWN', 'unknown registry route', undefined, 404);
+      if (!r) throw oci('NAME_UNKNOWN', 'unknown registry route');
       await route(req, reply, r);
     },
     error: renderOciError,

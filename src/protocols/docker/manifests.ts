@@ -3,6 +3,7 @@
 import { BodyTooLarge, type MemoryRead, type MemoryResponse, type Reply, type Req } from '../../main/http/types.js';
 import { digestOf, type Digest } from '../../main/digest.js';
 import { oci } from './errors.js';
+import { methodNotAllowed } from '../../main/errors.js';
 import { checkDigest, parseReference, readReference, type Reference } from './names.js';
 import type { ManifestMeta } from './layout.js';
 import { OCI_INDEX, OCI_MANIFEST, isManifestType, parseManifest, referrerDescriptor, type Descriptor, type ParsedManifest } from './manifest-parse.js';
@@ -53,7 +54,7 @@ export function createManifests(store: ManifestStore) {
       return await req.readBody(MAX_MANIFEST_BYTES);
     } catch (e) {
       if (e instanceof BodyTooLarge) {
-        throw oci('MANIFEST_INVALID', `manifest exceeds ${MAX_MANIFEST_BYTES} bytes`, { limit: MAX_MANIFEST_BYTES }, 413);
+        throw oci('MANIFEST_INVALID', `manifest exceeds ${MAX_MANIFEST_BYTES} bytes`, { limit: MAX_MANIFEST_BYTES }, 'TOO_LARGE');
       }
       throw e;
     }
@@ -164,8 +165,7 @@ export function createManifests(store: ManifestStore) {
         case 'DELETE':
           return remove(req, reply, name, reference);
         default:
-          reply.header('Allow', 'GET, HEAD, PUT, DELETE');
-          throw oci('UNSUPPORTED', 'method not allowed', undefined, 405);
+          throw methodNotAllowed('GET, HEAD, PUT, DELETE');
       }
     },
   };

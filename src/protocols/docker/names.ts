@@ -31,7 +31,7 @@ export function readReference(ref: string): Reference | null {
   if (ref.includes(':')) {
     const d = parseDigest(ref);
     if (d) return { kind: 'digest', digest: d };
-    if (looksLikeDigest(ref)) throw oci('DIGEST_INVALID', 'invalid digest', { reference: ref.slice(0, 200) }, 400);
+    if (looksLikeDigest(ref)) throw oci('DIGEST_INVALID', 'invalid digest', { reference: ref.slice(0, 200) });
     return null;
   }
   return isValidTag(ref) ? { kind: 'tag', tag: ref } : null;
@@ -40,7 +40,7 @@ export function readReference(ref: string): Reference | null {
 /** A reference to store a manifest under: one no manifest could have is refused. */
 export function parseReference(ref: string): Reference {
   const r = readReference(ref);
-  if (r === null) throw oci('MANIFEST_INVALID', ref.includes(':') ? 'invalid digest' : 'invalid tag', { reference: ref.slice(0, 200) }, 400);
+  if (r === null) throw oci('MANIFEST_INVALID', ref.includes(':') ? 'invalid digest' : 'invalid tag', { reference: ref.slice(0, 200) });
   return r;
 }
 

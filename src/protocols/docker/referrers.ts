@@ -2,7 +2,7 @@
 // this repository whose `subject` is <digest>, optionally filtered by
 // artifactType. Never 404: clients read a 404 as "no referrers API here".
 import type { Reply, Req } from '../../main/http/types.js';
-import { oci } from './errors.js';
+import { methodNotAllowed } from '../../main/errors.js';
 import { checkDigest } from './names.js';
 import { OCI_INDEX } from './manifest-parse.js';
 import { mapLimit, type ManifestStore } from './manifest-store.js';
@@ -15,10 +15,7 @@ const BATCH = 64;
 export function createReferrers(store: ManifestStore) {
   return {
     async handle(req: Req, reply: Reply, name: string, digest: string): Promise<void> {
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        reply.header('Allow', 'GET, HEAD');
-        throw oci('UNSUPPORTED', 'method not allowed', undefined, 405);
-      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed('GET, HEAD');
       const subject = checkDigest(digest);
       const filter = req.query.get('artifactType') || undefined;
       const { n, last } = parsePage(req);

@@ -2,16 +2,14 @@
 // Only tag files are listed, so digests never show up as tags.
 import type { Reply, Req } from '../../main/http/types.js';
 import { oci } from './errors.js';
+import { methodNotAllowed } from '../../main/errors.js';
 import type { ManifestStore } from './manifest-store.js';
 import { parsePage, setNextLink } from './pagination.js';
 
 export function createTags(store: ManifestStore) {
   return {
     async handle(req: Req, reply: Reply, name: string): Promise<void> {
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        reply.header('Allow', 'GET, HEAD');
-        throw oci('UNSUPPORTED', 'method not allowed', undefined, 405);
-      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed('GET, HEAD');
       const { n, last } = parsePage(req);
       const page = await store.listTags(name, n, last);
       if (!page) throw oci('NAME_UNKNOWN', 'repository name not known to registry', { name });

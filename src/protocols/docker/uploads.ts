@@ -11,6 +11,7 @@ import type { Reply, Req } from '../../main/http/types.js';
 import type { Algorithm, Digest } from '../../main/digest.js';
 import { DigestMismatch, SizeLimitExceeded } from '../../main/storage/blobs.js';
 import { oci } from './errors.js';
+import { HttpError, methodNotAllowed } from '../../main/errors.js';
 import { checkDigest, checkName } from './names.js';
 import { hasBlob, linkBlob } from './layer-links.js';
 import { parseChunkRange, uploadedRange } from './content-range.js';
@@ -68,8 +69,7 @@ export async function createUploads(ctx: Context) {
     } catch (e) {
       if (!(e instanceof TooManySessions)) throw e;
       // Jittered so clients turned away together do not all come back together.
-      reply.header('Retry-After', 3 + Math.floor(Math.random() * 8));
-      throw oci('TOOMANYREQUESTS', e.message);
+      throw new HttpError('TOO_MANY_REQUESTS', e.message, { headers: { 'Retry-After': String(3 + Math.floor(Math.random() * 8)) } });
     }
   }
 
@@ -87,7 +87,7 @@ export async function createUploads(ctx: Context) {
     if (!r) throw oci('BLOB_UPLOAD_INVALID', 'malformed Content-Range', { 'content-range': header.slice(0, 100) });
     const length = r.end - r.start + 1;
     if (r.start !== s.file.size) {
-      throw oci('BLOB_UPLOAD_INVALID', `chunk must start at byte ${s.file.size}`, { 'content-range': header }, 416);
+      throw oci('BLOB_UPLOAD_INVALID', `chunk must start at byte ${s.file.size}`, { 'content-range': header }, 'RANGE_NOT_SATISFIABLE');
     }
     if (req.contentLength !== null && req.contentLength !== length) {
       throw oci('SIZE_INVALID', 'Content-Length does not match Content-Range');
@@ -114,7 +114,7 @@ export async function createUploads(ctx: Context) {
   }
 
   function tooLarge(s: UploadSession) {
-    return oci('SIZE_INVALID', `upload exceeds ${maxBytes} bytes`, { uuid: s.uuid }, 413);
+    return oci('SIZE_INVALID', `upload exceeds ${maxBytes} bytes`, { uuid: s.uuid }, 'TOO_LARGE');
   }
 
   /** Verifies the whole upload against `d`, moves it into the store and links it into the repository. */
@@ -154,10 +154,7 @@ export async function createUploads(ctx: Context) {
   }
 
   async function start(req: Req, reply: Reply, name: string): Promise<void> {
-    if (req.method !== 'POST') {
-      reply.header('Allow', 'POST');
-      throw oci('UNSUPPORTED', 'method not allowed', undefined, 405);
-    }
+    if (req.method !== 'POST') throw methodNotAllowed('POST');
     const mount = req.query.get('mount');
     if (mount !== null && (await tryMount(reply, name, mount, req.query.get('from')))) return;
 
@@ -225,13 +222,12 @@ export async function createUploads(ctx: Context) {
           await sessions.close(s);
           return reply.status(204).header('Docker-Upload-UUID', s.uuid).send();
         default:
-          reply.header('Allow', 'GET, HEAD, PATCH, PUT, DELETE');
-          throw oci('UNSUPPORTED', 'method not allowed', undefined, 405);
+          throw methodNotAllowed('GET, HEAD, PATCH, PUT, DELETE');
       }
     } catch (e) {
       // Whatever went wrong, a session that is still open tells the client where it stands.
       if (!s.closed && !reply.done) progressHeaders(reply, s);
-      if (e instanceof SessionBusy) throw oci('BLOB_UPLOAD_INVALID', e.message, { uuid: s.uuid }, 416);
+      if (e instanceof SessionBusy) throw oci('BLOB_UPLOAD_INVALID', e.message, { uuid: s.uuid }, 'RANGE_NOT_SATISFIABLE');
       throw e;
     }
   }

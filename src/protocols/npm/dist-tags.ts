@@ -3,7 +3,8 @@
 // of the whole map.
 import type { Context } from '../../main/protocol.js';
 import type { Reply, Req } from '../../main/http/types.js';
-import { methodNotAllowed, notFound, npmError } from './errors.js';
+import { HttpError, methodNotAllowed } from '../../main/errors.js';
+import { notFound } from './errors.js';
 import { highest } from './semver.js';
 import { readExisting } from './packument.js';
 import type { NpmStore, PackageState } from './store.js';
@@ -13,7 +14,7 @@ const TAG = /^[A-Za-z][A-Za-z0-9._-]{0,127}$/;
 /** A tag must not read as a version or range (npm would resolve it as one), so it starts with a letter. */
 export function checkTag(tag: string): void {
   if (!TAG.test(tag) || /^v\d/i.test(tag) || tag === 'x' || tag === 'X')
-    throw npmError(400, `invalid dist-tag ${JSON.stringify(tag)}: use a letter, then letters, digits, '.', '_' or '-'`);
+    throw new HttpError('BAD_REQUEST', `invalid dist-tag ${JSON.stringify(tag)}: use a letter, then letters, digits, '.', '_' or '-'`);
 }
 
 /** Keeps `latest` pointing at a published version. */
@@ -32,7 +33,7 @@ async function readJson(req: Req): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch {
-    throw npmError(400, 'request body is not valid JSON');
+    throw new HttpError('BAD_REQUEST', 'request body is not valid JSON');
   }
 }
 
@@ -41,7 +42,7 @@ export function createDistTags(_ctx: Context, store: NpmStore) {
     const out: Record<string, string> = {};
     for (const [tag, v] of Object.entries(tags)) {
       checkTag(tag);
-      if (typeof v !== 'string' || !Object.hasOwn(s.versions, v)) throw npmError(404, `version ${String(v)} of ${s.name} not found (tag ${tag})`);
+      if (typeof v !== 'string' || !Object.hasOwn(s.versions, v)) throw new HttpError('NOT_FOUND', `version ${String(v)} of ${s.name} not found (tag ${tag})`);
       out[tag] = v;
     }
     return out;
@@ -69,7 +70,7 @@ export function createDistTags(_ctx: Context, store: NpmStore) {
         }
         if (req.method === 'POST' || req.method === 'PUT') {
           const body = await readJson(req);
-          if (!body || typeof body !== 'object' || Array.isArray(body)) throw npmError(400, 'expected an object of tag → version');
+          if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError('BAD_REQUEST', 'expected an object of tag → version');
           const replace = req.method === 'PUT';
           return change(req, reply, name, (s) => {
             const next = checkTags(s, body as Record<string, unknown>);
@@ -86,13 +87,13 @@ export function createDistTags(_ctx: Context, store: NpmStore) {
       if (req.method === 'PUT' || req.method === 'POST') {
         checkTag(tag);
         const body = await readJson(req);
-        if (typeof body !== 'string') throw npmError(400, 'expected a JSON string naming the version');
+        if (typeof body !== 'string') throw new HttpError('BAD_REQUEST', 'expected a JSON string naming the version');
         return change(req, reply, name, (s) => {
           Object.assign(s.distTags, checkTags(s, { [tag]: body }));
         });
       }
       if (req.method === 'DELETE') {
-        if (tag === 'latest') throw npmError(400, 'the latest tag cannot be removed');
+        if (tag === 'latest') throw new HttpError('BAD_REQUEST', 'the latest tag cannot be removed');
         return change(req, reply, name, (s) => {
           if (!Object.hasOwn(s.distTags, tag)) throw notFound(`dist-tag ${tag} of ${name}`);
           delete s.distTags[tag];

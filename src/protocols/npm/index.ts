@@ -2,9 +2,11 @@
 // root (npm appends its paths to the registry URL, and the product document's
 // .npmrc names the root). This file routes and decides what access each
 // request needs; one module per resource does the work.
-import type { Access, Context, Protocol } from '../../main/protocol.js';
+import type { Context, Protocol } from '../../main/protocol.js';
+import type { Access, Requirement } from '../../main/auth/types.js';
 import type { Reply, Req } from '../../main/http/types.js';
-import { methodNotAllowed, notFound, npmError, renderNpmError } from './errors.js';
+import { HttpError, methodNotAllowed } from '../../main/errors.js';
+import { notFound, renderNpmError } from './errors.js';
 import { parseName } from './names.js';
 import { fromNpmClient, parseRoute, underPrefix, type Route } from './routes.js';
 import { NpmStore } from './store.js';
@@ -28,22 +30,26 @@ function routeOf(req: Req): Route {
 
 const isRead = (m: string) => m === 'GET' || m === 'HEAD';
 
+const PUBLIC: Requirement = { access: 'public' };
+const READ: Requirement = { access: 'read' };
+
 /** Access per route: reads need `read`; changes `write`; removing a whole package `admin`. */
-export function npmAccess(req: Req): Access {
+export function npmAccess(req: Req): Requirement {
   const r = routeOf(req);
   switch (r.kind) {
     case 'ping':
     case 'login': // answered with an explanation, whoever asks
-      return 'public';
+      return PUBLIC;
     case 'whoami':
     case 'search':
     case 'audit': // answered locally with "no advisories"; nothing is forwarded anywhere
-      return 'read';
-    case 'package':
-      if (req.method === 'DELETE') return 'admin';
-      return isRead(req.method) ? 'read' : 'write';
-    default:
-      return isRead(req.method) ? 'read' : 'write';
+      return READ;
+    case 'unknown':
+      return isRead(req.method) ? READ : { access: 'write' };
+    default: {
+      const access: Access = r.kind === 'package' && req.method === 'DELETE' ? 'admin' : isRead(req.method) ? 'read' : 'write';
+      return { access, resource: { kind: 'package', name: r.name } };
+    }
   }
 }
 
@@ -60,18 +66,18 @@ export function npmProtocol(ctx: Context): Protocol {
 
   async function put(req: Req, reply: Reply, name: string, rev: string | null): Promise<void> {
     const parsed = parseName(name);
-    if (!parsed) throw npmError(400, `invalid package name ${JSON.stringify(name)}`);
+    if (!parsed) throw new HttpError('BAD_REQUEST', `invalid package name ${JSON.stringify(name)}`);
     let doc: unknown;
     try {
       doc = JSON.parse((await req.readBody(bodyLimit)).toString('utf8'));
     } catch (e) {
-      if (e instanceof SyntaxError) throw npmError(400, 'request body is not valid JSON');
+      if (e instanceof SyntaxError) throw new HttpError('BAD_REQUEST', 'request body is not valid JSON');
       throw e;
     }
-    if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw npmError(400, 'request body must be a package document');
+    if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new HttpError('BAD_REQUEST', 'request body must be a package document');
     const d = doc as Record<string, unknown>;
     if ((d.name !== undefined && d.name !== name) || (d._id !== undefined && d._id !== name))
-      throw npmError(400, `package name in the document does not match the URL (${name})`);
+      throw new HttpError('BAD_REQUEST', `package name in the document does not match the URL (${name})`);
     const att = d._attachments;
     if (att && typeof att === 'object' && Object.keys(att).length > 0) return publish.publish(req, reply, parsed, d);
     return update.update(req, reply, name, d, rev);
@@ -87,7 +93,7 @@ export function npmProtocol(ctx: Context): Protocol {
         if (!isRead(m)) throw methodNotAllowed('GET, HEAD');
         // As NORA: with auth on, whoami names a verified user even when reads are anonymous.
         if (ctx.config.auth.enabled && req.identity?.via === 'anonymous')
-          throw npmError(401, 'authentication required', { 'WWW-Authenticate': `Basic realm="${(ctx.config.server.public_url || 'nora').replace(/["\\]/g, '')}"` });
+          throw new HttpError('UNAUTHORIZED', 'authentication required', { headers: { 'WWW-Authenticate': `Basic realm="${(ctx.config.server.public_url || 'nora').replace(/["\\]/g, '')}"` } });
         return reply.json(200, { username: req.identity?.user ?? 'anonymous' });
       case 'search':
         return search.handle(req, reply);
@@ -96,7 +102,7 @@ export function npmProtocol(ctx: Context): Protocol {
         await req.readBody(8 * 1024 * 1024);
         return reply.json(200, {});
       case 'login':
-        throw npmError(404, 'user login is not supported here: create a token (POST /api/tokens) and set //<host>/:_authToken=<token> in .npmrc');
+        throw new HttpError('NOT_FOUND', 'user login is not supported here: create a token (POST /api/tokens) and set //<host>/:_authToken=<token> in .npmrc');
       case 'dist-tags':
         return distTags.handle(req, reply, r.name, r.tag);
       case 'package':

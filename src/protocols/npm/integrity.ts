@@ -3,7 +3,7 @@
 // Subresource Integrity entry (dist.integrity, as npm's ssri writes it) and the
 // sha1 `shasum` must match.
 import { createHash } from 'node:crypto';
-import { npmError } from './errors.js';
+import { HttpError } from '../../main/errors.js';
 
 const SRI_ALGORITHMS = new Set(['sha512', 'sha384', 'sha256', 'sha1']);
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -17,14 +17,14 @@ export interface TarballDigests {
 
 /** Decodes `_attachments[file]`: strict base64 (Node's decoder would skip junk silently), length, gzip magic. */
 export function decodeAttachment(file: string, att: unknown): Buffer {
-  if (!att || typeof att !== 'object') throw npmError(400, `attachment ${file} is not an object`);
+  if (!att || typeof att !== 'object') throw new HttpError('BAD_REQUEST', `attachment ${file} is not an object`);
   const { data, length } = att as { data?: unknown; length?: unknown };
-  if (typeof data !== 'string' || data.length === 0) throw npmError(400, `attachment ${file} has no data`);
-  if (data.length % 4 !== 0 || !BASE64.test(data)) throw npmError(400, `attachment ${file} is not valid base64`);
+  if (typeof data !== 'string' || data.length === 0) throw new HttpError('BAD_REQUEST', `attachment ${file} has no data`);
+  if (data.length % 4 !== 0 || !BASE64.test(data)) throw new HttpError('BAD_REQUEST', `attachment ${file} is not valid base64`);
   const buf = Buffer.from(data, 'base64');
   if (length !== undefined && length !== buf.length)
-    throw npmError(400, `attachment ${file} length ${String(length)} does not match its ${buf.length} decoded bytes`);
-  if (buf.length < 2 || buf[0] !== 0x1f || buf[1] !== 0x8b) throw npmError(400, `attachment ${file} is not a gzip tarball`);
+    throw new HttpError('BAD_REQUEST', `attachment ${file} length ${String(length)} does not match its ${buf.length} decoded bytes`);
+  if (buf.length < 2 || buf[0] !== 0x1f || buf[1] !== 0x8b) throw new HttpError('BAD_REQUEST', `attachment ${file} is not a gzip tarball`);
   return buf;
 }
 
@@ -35,20 +35,20 @@ export function verifyTarball(version: string, data: Buffer, dist: unknown): Tar
   const digests: TarballDigests = { sha512: sha512.digest('hex'), sha1: createHash('sha1').update(data).digest('hex') };
   let checked = 0;
   if (d.integrity !== undefined) {
-    if (typeof d.integrity !== 'string') throw npmError(400, `dist.integrity of ${version} must be a string`);
+    if (typeof d.integrity !== 'string') throw new HttpError('BAD_REQUEST', `dist.integrity of ${version} must be a string`);
     for (const entry of d.integrity.trim().split(/\s+/)) {
       const m = /^([a-z0-9]+)-([A-Za-z0-9+/=]+)(\?.*)?$/.exec(entry);
       if (!m || !SRI_ALGORITHMS.has(m[1]!)) continue;
       const actual = m[1] === 'sha512' ? sha512b64 : createHash(m[1]!).update(data).digest('base64');
-      if (actual !== m[2]) throw npmError(400, `integrity check failed for ${version}: tarball does not match dist.integrity (${m[1]})`);
+      if (actual !== m[2]) throw new HttpError('BAD_REQUEST', `integrity check failed for ${version}: tarball does not match dist.integrity (${m[1]})`);
       checked++;
     }
   }
   if (d.shasum !== undefined) {
     if (typeof d.shasum !== 'string' || d.shasum.toLowerCase() !== digests.sha1)
-      throw npmError(400, `integrity check failed for ${version}: tarball does not match dist.shasum`);
+      throw new HttpError('BAD_REQUEST', `integrity check failed for ${version}: tarball does not match dist.shasum`);
     checked++;
   }
-  if (checked === 0) throw npmError(400, `version ${version} has neither dist.integrity nor dist.shasum`);
+  if (checked === 0) throw new HttpError('BAD_REQUEST', `version ${version} has neither dist.integrity nor dist.shasum`);
   return digests;
 }

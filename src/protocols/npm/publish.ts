@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream';
 import type { Context } from '../../main/protocol.js';
 import type { Reply, Req } from '../../main/http/types.js';
-import { npmError } from './errors.js';
+import { HttpError } from '../../main/errors.js';
 import { tarballFile, type PackageName } from './names.js';
 import { isSemver } from './semver.js';
 import { decodeAttachment, verifyTarball, type TarballDigests } from './integrity.js';
@@ -39,32 +39,32 @@ export function createPublish(ctx: Context, store: NpmStore) {
   /** Everything that can be checked without touching storage. */
   function parse(name: PackageName, doc: Record<string, unknown>): Incoming[] {
     const versions = doc.versions;
-    if (!isObject(versions) || Object.keys(versions).length === 0) throw npmError(400, 'publish document has no versions');
+    if (!isObject(versions) || Object.keys(versions).length === 0) throw new HttpError('BAD_REQUEST', 'publish document has no versions');
     const attachments = doc._attachments as Record<string, unknown>;
     // npm names the attachment after the full name (`@scope/name-1.0.0.tgz`); keyed here by the bare file name.
     const tarballs = new Map<string, unknown>();
     for (const [key, att] of Object.entries(attachments)) {
       const file = name.scope && key.startsWith(`@${name.scope}/`) ? key.slice(name.scope.length + 2) : key;
       if (!file.endsWith('.tgz')) continue; // e.g. a provenance bundle: not stored
-      if (!/^[A-Za-z0-9._-]+$/.test(file)) throw npmError(400, `invalid attachment file name ${JSON.stringify(key)}`);
+      if (!/^[A-Za-z0-9._-]+$/.test(file)) throw new HttpError('BAD_REQUEST', `invalid attachment file name ${JSON.stringify(key)}`);
       tarballs.set(file, att);
     }
     const out: Incoming[] = [];
     for (const [version, m] of Object.entries(versions)) {
-      if (!isSemver(version)) throw npmError(400, `invalid version ${JSON.stringify(version)}: not semver`);
-      if (!isObject(m)) throw npmError(400, `version ${version} is not an object`);
-      if (m.version !== version) throw npmError(400, `version ${version} has version field ${JSON.stringify(m.version)}`);
-      if (m.name !== name.full) throw npmError(400, `version ${version} names package ${JSON.stringify(m.name)}, not ${name.full}`);
+      if (!isSemver(version)) throw new HttpError('BAD_REQUEST', `invalid version ${JSON.stringify(version)}: not semver`);
+      if (!isObject(m)) throw new HttpError('BAD_REQUEST', `version ${version} is not an object`);
+      if (m.version !== version) throw new HttpError('BAD_REQUEST', `version ${version} has version field ${JSON.stringify(m.version)}`);
+      if (m.name !== name.full) throw new HttpError('BAD_REQUEST', `version ${version} names package ${JSON.stringify(m.name)}, not ${name.full}`);
       const file = tarballFile(name, version);
       const att = tarballs.get(file);
-      if (att === undefined) throw npmError(400, `no tarball attachment ${file} for version ${version}`);
+      if (att === undefined) throw new HttpError('BAD_REQUEST', `no tarball attachment ${file} for version ${version}`);
       tarballs.delete(file);
       const data = decodeAttachment(file, att);
       const digests = verifyTarball(version, data, m.dist);
       out.push({ version, manifest: m as Manifest, file, data, digests });
     }
     const stray = [...tarballs.keys()];
-    if (stray.length) throw npmError(400, `attachment ${stray[0]} belongs to no version in the document`);
+    if (stray.length) throw new HttpError('BAD_REQUEST', `attachment ${stray[0]} belongs to no version in the document`);
     return out;
   }
 
@@ -81,22 +81,22 @@ export function createPublish(ctx: Context, store: NpmStore) {
     async publish(req: Req, reply: Reply, name: PackageName, doc: Record<string, unknown>): Promise<void> {
       const incoming = parse(name, doc);
       const tags = doc['dist-tags'] === undefined ? { latest: incoming[incoming.length - 1]!.version } : doc['dist-tags'];
-      if (!isObject(tags)) throw npmError(400, 'dist-tags must be an object');
+      if (!isObject(tags)) throw new HttpError('BAD_REQUEST', 'dist-tags must be an object');
       for (const [tag, v] of Object.entries(tags)) {
         checkTag(tag);
         if (typeof v !== 'string' || !incoming.some((i) => i.version === v) ) {
           // A publish may only tag what it publishes; moving other tags is `npm dist-tag`'s job.
-          throw npmError(400, `dist-tag ${tag} must point to a version in this publish`);
+          throw new HttpError('BAD_REQUEST', `dist-tag ${tag} must point to a version in this publish`);
         }
       }
       // Fail fast before storing anything; checked again under the lock.
       const early = conflicts(await store.read(name.full), incoming);
-      if (early) throw npmError(409, early);
+      if (early) throw new HttpError('CONFLICT', early);
 
       const user = req.identity?.user ?? 'anonymous';
       const rev = await store.update(name.full, async (cur) => {
         const late = conflicts(cur, incoming);
-        if (late) throw npmError(409, late);
+        if (late) throw new HttpError('CONFLICT', late);
         // Stored only once nothing can refuse the publish, so a refusal leaves no stray blob.
         for (const i of incoming) {
           await ctx.blobs.put(Readable.from([i.data]), { algorithm: 'sha512', hex: i.digests.sha512, value: `sha512:${i.digests.sha512}` });

@@ -3,7 +3,7 @@
 // kept current by the store's change events.
 import type { Context } from '../../main/protocol.js';
 import type { Reply, Req } from '../../main/http/types.js';
-import { methodNotAllowed } from './errors.js';
+import { methodNotAllowed } from '../../main/errors.js';
 import type { NpmStore, PackageState } from './store.js';
 
 interface Summary {

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Context } from '../../main/protocol.js';
 import { KeyedLock } from '../../main/keyed-lock.js';
-import { npmError } from './errors.js';
+import { HttpError } from '../../main/errors.js';
 import { parseName } from './names.js';
 
 export type Manifest = Record<string, unknown> & { name: string; version: string; dist: Record<string, unknown> };
@@ -86,7 +86,7 @@ export class NpmStore {
     } catch (e) {
       // Refuse to overwrite what we cannot read: a corrupt document is reported, never replaced.
       this.ctx.log.error('npm: corrupt package metadata', { name, error: String(e) });
-      throw npmError(500, `stored metadata of ${name} is unreadable`);
+      throw new HttpError('INTERNAL', `stored metadata of ${name} is unreadable`);
     }
   }
 

@@ -4,7 +4,8 @@
 // Tarball bytes stay in the content-addressed store (they may be shared);
 // nothing links to them any more, so they are no longer served.
 import type { Reply, Req } from '../../main/http/types.js';
-import { notFound, npmError } from './errors.js';
+import { HttpError } from '../../main/errors.js';
+import { notFound } from './errors.js';
 import { tarballFile, type PackageName } from './names.js';
 import { revString, type NpmStore } from './store.js';
 
@@ -13,7 +14,7 @@ export function createUnpublish(store: NpmStore) {
     async removePackage(_req: Req, reply: Reply, name: string, rev: string): Promise<void> {
       await store.update(name, async (cur) => {
         if (!cur) throw notFound(`package ${name}`);
-        if (rev !== revString(cur)) throw npmError(409, `revision conflict: ${name} changed since revision ${rev}; fetch it again`);
+        if (rev !== revString(cur)) throw new HttpError('CONFLICT', `revision conflict: ${name} changed since revision ${rev}; fetch it again`);
         return { state: null, result: undefined };
       });
       reply.json(200, { ok: true, id: name });
@@ -22,9 +23,9 @@ export function createUnpublish(store: NpmStore) {
     async removeTarball(_req: Req, reply: Reply, name: PackageName, file: string, rev: string): Promise<void> {
       await store.update(name.full, async (cur) => {
         if (!cur) throw notFound(`package ${name.full}`);
-        if (rev !== revString(cur)) throw npmError(409, `revision conflict: ${name.full} changed since revision ${rev}; fetch it again`);
+        if (rev !== revString(cur)) throw new HttpError('CONFLICT', `revision conflict: ${name.full} changed since revision ${rev}; fetch it again`);
         const f = Object.hasOwn(cur.files, file) ? cur.files[file] : undefined;
-        if (f) throw npmError(409, `${file} belongs to published version ${f.version}; unpublish the version first`);
+        if (f) throw new HttpError('CONFLICT', `${file} belongs to published version ${f.version}; unpublish the version first`);
         if (!Object.keys(cur.unpublished).some((v) => tarballFile(name, v) === file)) throw notFound(`tarball ${file}`);
         return { result: undefined };
       });

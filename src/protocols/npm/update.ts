@@ -5,7 +5,8 @@
 // dist-tags, and — on a -rev update — which versions remain. Everything else
 // of a published version is immutable and ignored.
 import type { Reply, Req } from '../../main/http/types.js';
-import { notFound, npmError } from './errors.js';
+import { HttpError } from '../../main/errors.js';
+import { notFound } from './errors.js';
 import { checkTag, ensureLatest } from './dist-tags.js';
 import { revString, type NpmStore } from './store.js';
 
@@ -17,16 +18,16 @@ export function createUpdate(store: NpmStore) {
   return {
     async update(_req: Req, reply: Reply, name: string, doc: Record<string, unknown>, urlRev: string | null): Promise<void> {
       const versions = doc.versions;
-      if (!isObject(versions)) throw npmError(400, 'package document has no versions object');
+      if (!isObject(versions)) throw new HttpError('BAD_REQUEST', 'package document has no versions object');
       const rev = await store.update(name, async (cur) => {
         if (!cur || !Object.keys(cur.versions).length) throw notFound(`package ${name}`);
         const given = urlRev ?? (typeof doc._rev === 'string' ? doc._rev : null);
         if (given !== null && given !== revString(cur))
-          throw npmError(409, `revision conflict: ${name} changed since revision ${given}; fetch it again`);
+          throw new HttpError('CONFLICT', `revision conflict: ${name} changed since revision ${given}; fetch it again`);
         const s = structuredClone(cur);
         for (const [v, m] of Object.entries(versions)) {
           // Own keys only: a version named "__proto__" must never reach Object.prototype.
-          if (!Object.hasOwn(s.versions, v)) throw npmError(400, `version ${v} of ${name} is not published; publish it with its tarball`);
+          if (!Object.hasOwn(s.versions, v)) throw new HttpError('BAD_REQUEST', `version ${v} of ${name} is not published; publish it with its tarball`);
           const dep = isObject(m) ? m.deprecated : undefined;
           if (typeof dep === 'string' && dep !== '') s.versions[v]!.deprecated = dep;
           else delete s.versions[v]!.deprecated;
@@ -41,15 +42,15 @@ export function createUpdate(store: NpmStore) {
             for (const [file, f] of Object.entries(s.files)) if (f.version === v) delete s.files[file];
           }
           if (!Object.keys(s.versions).length)
-            throw npmError(400, `removing every version removes the package: DELETE /npm/${name}/-rev/<rev> instead`);
+            throw new HttpError('BAD_REQUEST', `removing every version removes the package: DELETE /npm/${name}/-rev/<rev> instead`);
         }
         const tags = doc['dist-tags'];
         if (tags !== undefined) {
-          if (!isObject(tags)) throw npmError(400, 'dist-tags must be an object');
+          if (!isObject(tags)) throw new HttpError('BAD_REQUEST', 'dist-tags must be an object');
           const next: Record<string, string> = {};
           for (const [tag, v] of Object.entries(tags)) {
             checkTag(tag);
-            if (typeof v !== 'string' || !Object.hasOwn(s.versions, v)) throw npmError(400, `dist-tag ${tag} points to ${String(v)}, which is not published`);
+            if (typeof v !== 'string' || !Object.hasOwn(s.versions, v)) throw new HttpError('BAD_REQUEST', `dist-tag ${tag} points to ${String(v)}, which is not published`);
             next[tag] = v;
           }
           s.distTags = next;

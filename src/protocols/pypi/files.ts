@@ -5,7 +5,7 @@ import type { Context } from '../../main/protocol.js';
 import type { Reply, Req } from '../../main/http/types.js';
 import { serveObject } from '../../main/http/serve-object.js';
 import { parseDigest } from '../../main/digest.js';
-import { pypiError } from './errors.js';
+import { HttpError } from '../../main/errors.js';
 import { isValidProject, normalize } from './normalize.js';
 import type { PypiStore } from './store.js';
 
@@ -19,7 +19,7 @@ function contentType(filename: string): string {
 export function createFiles(ctx: Context, store: PypiStore) {
   return {
     async get(req: Req, reply: Reply, project: string, filename: string): Promise<void> {
-      if (!isValidProject(project)) throw pypiError(404, `${filename} not found`);
+      if (!isValidProject(project)) throw new HttpError('NOT_FOUND', `${filename} not found`);
       const s = await store.read(normalize(project));
       // Own keys only: "__proto__" or "constructor" must not find Object.prototype's members.
       const has = (name: string) => !!s && Object.hasOwn(s.files, name);
@@ -27,11 +27,11 @@ export function createFiles(ctx: Context, store: PypiStore) {
       const dist = isMeta ? filename.slice(0, -'.metadata'.length) : filename;
       const f = has(dist) ? s!.files[dist] : undefined;
       const target = isMeta ? f?.metadata : f;
-      if (!f || !target) throw pypiError(404, `${filename} not found`);
+      if (!f || !target) throw new HttpError('NOT_FOUND', `${filename} not found`);
       const reader = await ctx.blobs.open(parseDigest(`sha256:${target.sha256}`)!);
       if (!reader) {
         ctx.log.error('pypi: file content missing from blob store', { project, filename });
-        throw pypiError(404, `content of ${filename} not found`);
+        throw new HttpError('NOT_FOUND', `content of ${filename} not found`);
       }
       const scope = ctx.config.auth.enabled && !ctx.config.auth.anonymous_read ? 'private' : 'public';
       await serveObject(req, reply, reader, {

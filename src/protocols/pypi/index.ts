@@ -1,9 +1,11 @@
 // PyPI, hosted: the simple index under /simple/ (pip), uploads by twine's
 // legacy API at /simple/ (as NORA), /pypi/ and /legacy/, file downloads at
 // /simple/<project>/<file>. This file routes and decides access.
-import type { Access, Context, Protocol } from '../../main/protocol.js';
+import type { Context, Protocol } from '../../main/protocol.js';
+import type { Requirement } from '../../main/auth/types.js';
 import type { Reply, Req } from '../../main/http/types.js';
-import { pypiError, renderPypiError } from './errors.js';
+import { HttpError, methodNotAllowed } from '../../main/errors.js';
+import { renderPypiError } from './errors.js';
 import { PypiStore } from './store.js';
 import { createUpload } from './upload.js';
 import { createSimpleIndex } from './simple-index.js';
@@ -23,6 +25,18 @@ function decodeSegments(path: string): string[] | null {
   }
 }
 
+const READ: Requirement = { access: 'read' };
+const WRITE: Requirement = { access: 'write' };
+
+/** Reads need `read`, uploads and yanks `write`; paths naming a project name it (an upload names it in its body). */
+function requirement(req: Req): Requirement {
+  const read = isRead(req.method);
+  const segs = decodeSegments(req.path);
+  const project = segs !== null && (segs[1] === 'simple' || segs[1] === 'pypi') ? segs[2] : undefined;
+  if (project === undefined || project === '') return read ? READ : WRITE;
+  return { access: read ? 'read' : 'write', resource: { kind: 'package', name: project } };
+}
+
 export function pypiProtocol(ctx: Context): Protocol {
   const store = new PypiStore(ctx);
   const upload = createUpload(ctx, store);
@@ -34,12 +48,12 @@ export function pypiProtocol(ctx: Context): Protocol {
     const path = req.path;
     if (UPLOAD_PATHS.has(path) && req.method === 'POST') return upload.handle(req, reply);
     const segs = decodeSegments(path);
-    if (!segs) throw pypiError(400, 'malformed percent-encoding in path');
+    if (!segs) throw new HttpError('BAD_REQUEST', 'malformed percent-encoding in path');
     // segs[0] is '' (leading slash), segs[1] the prefix
     if (segs[1] === 'pypi' && segs.length === 5 && (segs[4] === 'yank' || segs[4] === 'unyank'))
       return yank.handle(req, reply, segs[2]!, segs[3]!, segs[4] === 'yank');
-    if (segs[1] !== 'simple') throw pypiError(404, 'not found');
-    if (!isRead(req.method)) throw pypiError(405, 'method not allowed', { Allow: 'GET, HEAD' });
+    if (segs[1] !== 'simple') throw new HttpError('NOT_FOUND', 'not found');
+    if (!isRead(req.method)) throw methodNotAllowed('GET, HEAD');
     if (path === '/simple') {
       reply.status(301).header('Location', `${ctx.linkBase(req)}/simple/`).send();
       return;
@@ -49,13 +63,13 @@ export function pypiProtocol(ctx: Context): Protocol {
     if (rest.length === 1) return index.project(req, reply, rest[0]!, false);
     if (rest.length === 2 && rest[1] === '') return index.project(req, reply, rest[0]!, true);
     if (rest.length === 2) return files.get(req, reply, rest[0]!, rest[1]!);
-    throw pypiError(404, 'not found');
+    throw new HttpError('NOT_FOUND', 'not found');
   }
 
   return {
     name: 'pypi',
     matches: (p) => PREFIXES.some((x) => p === x || p.startsWith(`${x}/`)),
-    access: (req): Access => (isRead(req.method) ? 'read' : 'write'),
+    access: requirement,
     handle,
     error: renderPypiError,
   };

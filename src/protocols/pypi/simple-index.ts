@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Context } from '../../main/protocol.js';
 import type { Reply, Req } from '../../main/http/types.js';
 import { etagMatches } from '../../main/http/serve-object.js';
-import { pypiError } from './errors.js';
+import { HttpError } from '../../main/errors.js';
 import { isNormalized, isValidProject, normalize } from './normalize.js';
 import type { FileRecord, ProjectState, PypiStore } from './store.js';
 
@@ -134,7 +134,7 @@ export function createSimpleIndex(ctx: Context, store: PypiStore) {
 
   function format(req: Req): Format {
     const fmt = negotiate(req.headers.accept, req.query.get('format'));
-    if (!fmt) throw pypiError(406, `not acceptable; offered: ${OFFERS.map(([t]) => t).join(', ')}`);
+    if (!fmt) throw new HttpError('NOT_ACCEPTABLE', `not acceptable; offered: ${OFFERS.map(([t]) => t).join(', ')}`);
     return fmt;
   }
 
@@ -166,7 +166,7 @@ export function createSimpleIndex(ctx: Context, store: PypiStore) {
 
     /** `raw` is the decoded path segment; `slash` whether the URL ended with '/'. */
     async project(req: Req, reply: Reply, raw: string, slash: boolean): Promise<void> {
-      if (!isValidProject(raw)) throw pypiError(404, `project ${raw} not found`);
+      if (!isValidProject(raw)) throw new HttpError('NOT_FOUND', `project ${raw} not found`);
       const norm = normalize(raw);
       if (!slash || !isNormalized(raw)) {
         const q = req.rawQuery ? `?${req.rawQuery}` : '';
@@ -175,7 +175,7 @@ export function createSimpleIndex(ctx: Context, store: PypiStore) {
       }
       const fmt = format(req);
       const s = await store.read(norm);
-      if (!s || Object.keys(s.files).length === 0) throw pypiError(404, `project ${norm} not found`);
+      if (!s || Object.keys(s.files).length === 0) throw new HttpError('NOT_FOUND', `project ${norm} not found`);
       const files = Object.entries(s.files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
       // Links are rendered per request (they follow the host asked for); the ETag hashes the body, links included.
       const base = ctx.linkBase(req);

@@ -5,7 +5,7 @@
 // publishes), so a stored file always matches the digest clients verify.
 import type { Context } from '../../main/protocol.js';
 import { KeyedLock } from '../../main/keyed-lock.js';
-import { pypiError } from './errors.js';
+import { HttpError } from '../../main/errors.js';
 import { isNormalized } from './normalize.js';
 
 export interface FileRecord {
@@ -56,7 +56,7 @@ export class PypiStore {
     } catch (e) {
       // Never overwrite what cannot be read: report it instead.
       this.ctx.log.error('pypi: corrupt project metadata', { project: norm, error: String(e) });
-      throw pypiError(500, `stored metadata of ${norm} is unreadable`);
+      throw new HttpError('INTERNAL', `stored metadata of ${norm} is unreadable`);
     }
   }
 

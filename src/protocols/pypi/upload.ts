@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import type { Context } from '../../main/protocol.js';
 import { BodyTooLarge, type Reply, type Req } from '../../main/http/types.js';
 import { parseDigest } from '../../main/digest.js';
-import { pypiError } from './errors.js';
+import { HttpError } from '../../main/errors.js';
 import { boundaryOf, MultipartError, parseMultipart, type PartSink } from './multipart.js';
 import { belongsTo, filenameProblem, isValidProject, normalize } from './normalize.js';
 import { Blake2b } from './blake2b.js';
@@ -86,7 +86,7 @@ async function* limited(body: Readable, limit: number): AsyncGenerator<Buffer> {
 function checkHex(field: string, value: string | undefined, length: number): string | undefined {
   if (value === undefined || value === '') return undefined;
   const v = value.trim().toLowerCase();
-  if (v.length !== length || !/^[0-9a-f]+$/.test(v)) throw pypiError(400, `${field} must be ${length} hex digits`);
+  if (v.length !== length || !/^[0-9a-f]+$/.test(v)) throw new HttpError('BAD_REQUEST', `${field} must be ${length} hex digits`);
   return v;
 }
 
@@ -102,7 +102,7 @@ export function createUpload(ctx: Context, store: PypiStore) {
   return {
     async handle(req: Req, reply: Reply): Promise<void> {
       const boundary = boundaryOf(req.headers['content-type']);
-      if (!boundary) throw pypiError(400, 'upload must be multipart/form-data with a boundary');
+      if (!boundary) throw new HttpError('BAD_REQUEST', 'upload must be multipart/form-data with a boundary');
       if (req.contentLength !== null && req.contentLength > limit) throw new BodyTooLarge(limit);
 
       const fields = new Map<string, string>();
@@ -118,15 +118,15 @@ export function createUpload(ctx: Context, store: PypiStore) {
           boundary,
           async (info) => {
             if (info.name === 'content' && info.filename !== null) {
-              if (file) throw pypiError(400, 'more than one file in the content field');
+              if (file) throw new HttpError('BAD_REQUEST', 'more than one file in the content field');
               const problem = filenameProblem(info.filename);
-              if (problem) throw pypiError(400, `invalid file name ${JSON.stringify(info.filename)}: ${problem}`);
+              if (problem) throw new HttpError('BAD_REQUEST', `invalid file name ${JSON.stringify(info.filename)}: ${problem}`);
               filename = info.filename;
               const name = field('name');
               if (name && isValidProject(name)) {
                 // Refuse a duplicate before receiving its bytes.
                 const s = await store.read(normalize(name));
-                if (s?.files[filename]) throw pypiError(409, `File already exists: ${filename}`);
+                if (s?.files[filename]) throw new HttpError('CONFLICT', `File already exists: ${filename}`);
               }
               file = await UploadFile.create(ctx, fields.has('blake2_256_digest'));
               return file;
@@ -136,7 +136,7 @@ export function createUpload(ctx: Context, store: PypiStore) {
             return {
               write(chunk: Buffer) {
                 fieldBytes += chunk.length;
-                if (fieldBytes > FIELD_LIMIT) throw pypiError(413, 'form fields too large');
+                if (fieldBytes > FIELD_LIMIT) throw new HttpError('TOO_LARGE', 'form fields too large');
                 parts.push(Buffer.from(chunk));
               },
               end() {
@@ -149,50 +149,50 @@ export function createUpload(ctx: Context, store: PypiStore) {
         );
       } catch (e) {
         await (file as UploadFile | null)?.discard();
-        if (e instanceof MultipartError) throw pypiError(400, `malformed multipart body: ${e.message}`);
+        if (e instanceof MultipartError) throw new HttpError('BAD_REQUEST', `malformed multipart body: ${e.message}`);
         throw e;
       }
 
       const upload = file as UploadFile | null;
       try {
         const action = field(':action');
-        if (action !== 'file_upload') throw pypiError(400, `unsupported :action ${JSON.stringify(action ?? '')}; expected file_upload`);
+        if (action !== 'file_upload') throw new HttpError('BAD_REQUEST', `unsupported :action ${JSON.stringify(action ?? '')}; expected file_upload`);
         const name = field('name')?.trim() ?? '';
-        if (!isValidProject(name)) throw pypiError(400, `invalid project name ${JSON.stringify(name)}`);
+        if (!isValidProject(name)) throw new HttpError('BAD_REQUEST', `invalid project name ${JSON.stringify(name)}`);
         const version = field('version')?.trim() ?? '';
-        if (!VERSION.test(version)) throw pypiError(400, `invalid version ${JSON.stringify(version)}`);
-        if (!upload || filename === null) throw pypiError(400, 'no file in the content field');
+        if (!VERSION.test(version)) throw new HttpError('BAD_REQUEST', `invalid version ${JSON.stringify(version)}`);
+        if (!upload || filename === null) throw new HttpError('BAD_REQUEST', 'no file in the content field');
         const fname: string = filename;
         const norm = normalize(name);
-        if (!belongsTo(fname, norm, version)) throw pypiError(400, `${fname} is not a distribution of ${name} ${version}`);
+        if (!belongsTo(fname, norm, version)) throw new HttpError('BAD_REQUEST', `${fname} is not a distribution of ${name} ${version}`);
 
         const sha256 = upload.sha256.digest('hex');
         const md5 = upload.md5.digest('hex');
         const wantSha = checkHex('sha256_digest', field('sha256_digest'), 64);
         const wantMd5 = checkHex('md5_digest', field('md5_digest'), 32);
         const wantBlake = checkHex('blake2_256_digest', field('blake2_256_digest'), 64);
-        if (wantSha && wantSha !== sha256) throw pypiError(400, `sha256_digest does not match the uploaded ${fname}`);
-        if (wantMd5 && wantMd5 !== md5) throw pypiError(400, `md5_digest does not match the uploaded ${fname}`);
+        if (wantSha && wantSha !== sha256) throw new HttpError('BAD_REQUEST', `sha256_digest does not match the uploaded ${fname}`);
+        if (wantMd5 && wantMd5 !== md5) throw new HttpError('BAD_REQUEST', `md5_digest does not match the uploaded ${fname}`);
         let blake: string | undefined;
         if (wantBlake) {
           blake = upload.blake ? upload.blake.digest().toString('hex') : await blake2OfFile(upload.path);
-          if (blake !== wantBlake) throw pypiError(400, `blake2_256_digest does not match the uploaded ${fname}`);
+          if (blake !== wantBlake) throw new HttpError('BAD_REQUEST', `blake2_256_digest does not match the uploaded ${fname}`);
         }
-        if (upload.size === 0) throw pypiError(400, `${fname} is empty`);
+        if (upload.size === 0) throw new HttpError('BAD_REQUEST', `${fname} is empty`);
 
         let metadata: { data: Buffer; requiresPython: string | null } | null = null;
         if (fname.toLowerCase().endsWith('.whl')) {
           try {
             metadata = await wheelMetadata(upload.path, norm);
           } catch (e) {
-            if (e instanceof WheelError) throw pypiError(400, `invalid wheel ${fname}: ${e.message}`);
+            if (e instanceof WheelError) throw new HttpError('BAD_REQUEST', `invalid wheel ${fname}: ${e.message}`);
             throw e;
           }
         }
 
         const requiresPython = field('requires_python')?.trim() || metadata?.requiresPython || undefined;
         await store.update(norm, async (cur) => {
-          if (cur?.files[fname]) throw pypiError(409, `File already exists: ${fname}`);
+          if (cur?.files[fname]) throw new HttpError('CONFLICT', `File already exists: ${fname}`);
           // Content-addressed bytes go in first (only once nothing can refuse the upload);
           // the record that names them is written last.
           const digest = parseDigest(`sha256:${sha256}`)!;
