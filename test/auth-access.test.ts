@@ -4,7 +4,8 @@
 // gate let the request through (a 404 for missing content still means "allowed").
 import t from 'tap';
 import { basic, bearer, get, mint, startAuthRegistry, type AuthRegistry } from './helpers/auth.js';
-import { anonymousAllowed, allows } from '../src/main/auth/policy.js';
+import { anonymousAllowed, allows, permits } from '../src/main/auth/policy.js';
+import type { Identity, Requirement } from '../src/main/auth/types.js';
 import { defaults } from '../src/main/config.js';
 
 type Who = 'none' | 'read' | 'write' | 'admin' | 'htpasswd';
@@ -153,4 +154,21 @@ t.test('policy for formats other than docker', async (t) => {
   t.ok(allows('write', 'delete'));
   t.notOk(allows('write', 'admin'));
   t.ok(allows('admin', 'admin'));
+});
+
+t.test('a second requirement of an admitted caller (a mount reading its source)', async (t) => {
+  const a = { ...defaults().auth, enabled: true };
+  const repo = (access: Requirement['access']): Requirement => ({ access, resource: { kind: 'repository', name: 'team/src' } });
+  const anonymous: Identity = { user: 'anonymous', role: 'read', via: 'anonymous' };
+  const writer: Identity = { user: 'alice', role: 'write', via: 'htpasswd' };
+  const reader: Identity = { user: 'alice', role: 'read', via: 'token' };
+  t.ok(permits(a, writer, repo('read'), 'docker'), 'access is global: a writer reads every repository');
+  t.ok(permits(a, reader, repo('read'), 'docker'));
+  t.notOk(permits(a, reader, repo('write'), 'docker'));
+  t.notOk(permits(a, anonymous, repo('read'), 'docker'), 'no anonymous reads configured');
+  t.ok(permits({ ...a, docker_anon_pull: true }, anonymous, repo('read'), 'docker'));
+  t.ok(permits({ ...a, anonymous_read: true }, anonymous, repo('read'), 'docker'));
+  t.notOk(permits({ ...a, docker_anon_pull: true }, anonymous, { access: 'read', resource: { kind: 'package', name: 'x' } }, 'npm'), 'docker_anon_pull is Docker only');
+  t.notOk(permits({ ...a, docker_anon_pull: true, anonymous_read: true }, anonymous, repo('write'), 'docker'));
+  t.ok(permits(a, anonymous, { access: 'public' }, 'docker'));
 });

@@ -22,17 +22,6 @@ const MiB = 1024 * 1024;
 /** We have no minimum chunk size (chunks are appended to a file); saying 0 tells clients so. */
 const CHUNK_MIN_LENGTH = 0;
 
-/**
- * The repository a mount request copies from, or null when `req` is not a
- * mount. The handler itself only knows the target repository (the gate checks
- * write access to it); an auth policy with per-repository read rights must
- * also check read access to this one before the request reaches the handler.
- */
-export function mountSource(req: Req): string | null {
-  if (req.method !== 'POST' || !req.query.has('mount')) return null;
-  return req.query.get('from') || null;
-}
-
 function unknownUpload(uuid: string) {
   return oci('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry', { uuid: uuid.slice(0, 64) });
 }
@@ -139,14 +128,21 @@ export async function createUploads(ctx: Context) {
     }
   }
 
-  async function tryMount(reply: Reply, name: string, digest: string, from: string | null): Promise<boolean> {
+  /**
+   * Links a blob of repository `from` into `name` without an upload. The gate
+   * has checked write access to `name`; read access to `from` is checked here.
+   * A caller who may not read it gets a plain upload session, as from
+   * distribution, which tells nothing about what `from` holds.
+   */
+  async function tryMount(req: Req, reply: Reply, name: string, digest: string, from: string | null): Promise<boolean> {
     const d = checkDigest(digest);
     if (await hasBlob(ctx, name, d)) {
       created(reply, name, d.value);
       return true;
     }
-    if (from === null) return false; // no anonymous mounts: the caller may not be allowed to read every repository
+    if (from === null) return false; // no source named: never search repositories the caller may not read
     checkName(from);
+    if (!ctx.gate.permits(req.identity!, { access: 'read', resource: { kind: 'repository', name: from } }, 'docker')) return false;
     if (!(await hasBlob(ctx, from, d))) return false;
     await linkBlob(ctx, name, d);
     created(reply, name, d.value);
@@ -156,7 +152,7 @@ export async function createUploads(ctx: Context) {
   async function start(req: Req, reply: Reply, name: string): Promise<void> {
     if (req.method !== 'POST') throw methodNotAllowed('POST');
     const mount = req.query.get('mount');
-    if (mount !== null && (await tryMount(reply, name, mount, req.query.get('from')))) return;
+    if (mount !== null && (await tryMount(req, reply, name, mount, req.query.get('from')))) return;
 
     const digest = mount === null ? req.query.get('digest') : null;
     if (digest !== null) {
