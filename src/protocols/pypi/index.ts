@@ -52,7 +52,7 @@ export function pypiProtocol(ctx: Context): Protocol {
     // segs[0] is '' (leading slash), segs[1] the prefix
     if (segs[1] === 'pypi' && segs.length === 5 && (segs[4] === 'yank' || segs[4] === 'unyank'))
       return yank.handle(req, reply, segs[2]!, segs[3]!, segs[4] === 'yank');
-    if (segs[1] !== 'simple') throw new HttpError('NOT_FOUND', 'not found');
+    if (segs[1] !== 'simple') throw new HttpError('NOT_FOUND');
     if (!isRead(req.method)) throw methodNotAllowed('GET, HEAD');
     if (path === '/simple') {
       reply.status(301).header('Location', `${ctx.linkBase(req)}/simple/`).send();
@@ -63,7 +63,7 @@ export function pypiProtocol(ctx: Context): Protocol {
     if (rest.length === 1) return index.project(req, reply, rest[0]!, false);
     if (rest.length === 2 && rest[1] === '') return index.project(req, reply, rest[0]!, true);
     if (rest.length === 2) return files.get(req, reply, rest[0]!, rest[1]!);
-    throw new HttpError('NOT_FOUND', 'not found');
+    throw new HttpError('NOT_FOUND');
   }
 
   return {
