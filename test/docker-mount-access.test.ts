@@ -8,7 +8,7 @@
 // front of the real gate (alice may not read team/src) and check that the mount
 // asks for exactly that requirement and honours the answer, over real HTTP and
 // with skopeo copying between two users' repositories.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -35,7 +35,7 @@ async function hasBlob(r: AuthRegistry, name: string, d: string, auth = BOB): Pr
 }
 
 /** Stores a blob in `name` as bob, through the upload API. */
-async function pushBlob(t: Tap.Test, r: AuthRegistry, name: string): Promise<{ d: string; data: Buffer }> {
+async function pushBlob(t: Test, r: AuthRegistry, name: string): Promise<{ d: string; data: Buffer }> {
   const data = randomBytes(4096);
   const d = sha256(data);
   t.equal((await post(r, `/v2/${name}/blobs/uploads/?digest=${d}`, BOB, data)).status, 201, `blob pushed to ${name}`);
