@@ -12,6 +12,17 @@ import { BodyChunkPool } from './body-chunks.js';
 
 const decoder = new TextDecoder();
 
+/**
+ * Largest write per corked tryEnd on a TLS connection: one TLS record. Corked
+ * writes larger than uWS's 16 KiB cork buffer are split by uWS 20.30, and when
+ * an SSL_write stopped midway (backpressure) the retry's first piece is shorter
+ * than what BoringSSL already took: SSL_R_BAD_LENGTH, no syscall, no writable
+ * event ever again, and the download stalls until uWS's 10 s timeout resets
+ * it. Record-sized writes keep every retry consistent; TLS sends one record
+ * per syscall anyway, so this costs calls into uWS, not syscalls.
+ */
+export const TLS_WRITE_SLICE = 16 * 1024;
+
 /** What one server's exchanges share; each server has its own. */
 export class ServerShared {
   /** Set at shutdown: every response then closes its connection, so keep-alive clients move on. */
@@ -20,6 +31,8 @@ export class ServerShared {
   readonly buffers = new BufferPool();
   /** request body copies */
   readonly chunks = new BodyChunkPool();
+  /** most bytes handed to one tryEnd: TLS_WRITE_SLICE on a TLS port */
+  constructor(readonly writeSlice = Infinity) {}
 }
 
 const statusLines = new Map<number, string>();
@@ -199,15 +212,19 @@ export class UwsReply implements Reply {
           if (this.aborted) break;
           if (bytesRead === 0) throw new Error('file shorter than expected');
           const chunk = buf.subarray(0, bytesRead);
-          this.res.cork(() => {
-            if (!headWritten) {
-              this.writeHead();
-              headWritten = true;
-            }
-            const base = this.res.getWriteOffset();
-            [ok, finished] = this.res.tryEnd(chunk, length);
-            accepted = finished ? bytesRead : this.res.getWriteOffset() - base;
-          });
+          while (accepted < bytesRead) {
+            const slice = chunk.subarray(accepted, accepted + this.shared.writeSlice);
+            this.res.cork(() => {
+              if (!headWritten) {
+                this.writeHead();
+                headWritten = true;
+              }
+              const base = this.res.getWriteOffset();
+              [ok, finished] = this.res.tryEnd(slice, length);
+              accepted += finished ? slice.length : this.res.getWriteOffset() - base;
+            });
+            if (!ok || finished) break;
+          }
         } finally {
           this.shared.buffers.release(buf);
         }
@@ -236,6 +253,7 @@ export class UwsReply implements Reply {
     });
   }
 }
+
 
 /** Copies everything needed out of uWS's request, synchronously. */
 export function adapt(res: HttpResponse, r: HttpRequest, shared: ServerShared): Exchange {
