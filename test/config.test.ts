@@ -50,6 +50,21 @@ fails(t, null, { NORA_AUTH_ENABLE: 'true' }, 'NORA_AUTH_ENABLE', /unknown enviro
 fails(t, null, { NORA_STORAGE_PATHS: '/x' }, 'NORA_STORAGE_PATHS', /did you mean NORA_STORAGE_PATH\?/);
 fails(t, '[server]\nprot = 1\n', {}, 'server.prot', /unknown key/);
 fails(t, '[srever]\nport = 1\n', {}, 'srever', /unknown section \(did you mean \[server\]\?\)/);
+fails(t, null, { NORA_TLS_CERT: '/tls/tls.crt' }, 'server.tls_key', /required when server.tls_cert is set \(NORA_TLS_KEY\)/);
+fails(t, '[server]\ntls_key = "/tls/tls.key"\n', {}, 'server.tls_cert', /required when server.tls_key is set/);
+fails(t, null, { NORA_HTTP_REDIRECT_PORT: '8080' }, 'server.http_redirect_port', /needs server.tls_cert and server.tls_key/);
+fails(t, null, { NORA_TLS_CERT: '/c', NORA_TLS_KEY: '/k', NORA_HTTP_REDIRECT_PORT: '4000' }, 'server.http_redirect_port', /must differ from server.port \(4000\)/);
+fails(t, null, { NORA_TLS_RELOAD_SECS: '-1' }, 'NORA_TLS_RELOAD_SECS', /at least 0/);
+
+t.test('TLS keys: links default to https, the passphrase is masked', async (t) => {
+  const c = buildConfig('[server]\ntls_cert = "/tls/tls.crt"\ntls_key = "/tls/tls.key"\n', { NORA_TLS_KEY_PASSPHRASE: 'hunter2', NORA_HTTP_REDIRECT_PORT: '8080' });
+  t.equal(publicUrl(c), 'https://127.0.0.1:4000');
+  t.equal(c.server.http_redirect_port, 8080);
+  t.equal(c.server.tls_reload_secs, 60);
+  const shown = describeConfig(c);
+  t.match(shown, /tls_key_passphrase = "\*\*\*\*\*\*\*\*"/);
+  t.notMatch(shown, /hunter2/);
+});
 fails(t, '[server]\nport = "4000"\n', {}, 'server.port', /expected an integer/);
 fails(t, '[server]\nport = 0\n', {}, 'server.port', /at least 1/);
 fails(t, '[server]\nport = 70000\n', {}, 'server.port', /at most 65535/);

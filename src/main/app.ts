@@ -4,7 +4,7 @@
 import { LocalStorage } from './storage/local.js';
 import { BlobStore } from './storage/blobs.js';
 import { createGate } from './auth/index.js';
-import { publicUrl, type Config } from './config.js';
+import { publicUrl, tlsEnabled, type Config } from './config.js';
 import { startServer, type ServerHandle } from './server.js';
 import { systemProtocol } from './system.js';
 import { protocolFactories } from '../protocols/index.js';
@@ -34,7 +34,7 @@ export async function createRegistry(config: Config): Promise<Registry> {
   const swept = await storage.sweepTemp(0, (name) => name.startsWith('gc-'));
   if (swept) log.info('removed temp files left by an earlier run', { count: swept });
   const gate = await createGate(config, { log, metrics });
-  const links = new LinkBase(config.server.public_url, new ClientIp(config.auth.trusted_proxies), () => ctx.baseUrl);
+  const links = new LinkBase(config.server.public_url, new ClientIp(config.auth.trusted_proxies), () => ctx.baseUrl, tlsEnabled(config) ? 'https' : 'http');
   const ctx: Context = {
     config,
     storage,
@@ -48,7 +48,15 @@ export async function createRegistry(config: Config): Promise<Registry> {
   };
   const protocols = [systemProtocol(ctx)];
   for (const make of protocolFactories) protocols.push(await make(ctx));
-  const server = await startServer(ctx, protocols);
+  let server: ServerHandle;
+  try {
+    server = await startServer(ctx, protocols);
+  } catch (e) {
+    // A port in use or a bad TLS pair: nothing may keep the process alive (hash workers, timers).
+    for (const p of protocols) await p.close?.();
+    await gate.close();
+    throw e;
+  }
   const unwatchLoopLag = watchLoopLag(metrics);
   // Once only: uWS crashes the process if a listen socket or app is closed twice.
   let closing: Promise<void> | null = null;
@@ -70,5 +78,5 @@ export async function createRegistry(config: Config): Promise<Registry> {
   if (!config.server.public_url && config.server.port === 0) {
     ctx.baseUrl = publicUrl({ ...config, server: { ...config.server, port: server.port } });
   }
-  return { ctx, port: server.port, shared: server.shared, close };
+  return { ctx, port: server.port, shared: server.shared, redirectPort: server.redirectPort, reloadTls: () => server.reloadTls(), close };
 }

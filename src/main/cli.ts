@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The `nora` command: serve (default), config, healthcheck, gc, verify, --help, --version.
 import { cpus } from 'node:os';
-import { ConfigError, describeConfig, loadConfig, unimplementedEnv, type Config } from './config.js';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { ConfigError, describeConfig, loadConfig, tlsEnabled, unimplementedEnv, type Config } from './config.js';
 import { VERSION } from './version.js';
 import { flushLog, log } from './log.js';
 
@@ -60,11 +62,23 @@ async function serve(): Promise<void> {
   try {
     registry = await createRegistry(config);
   } catch (e) {
+    // A setting found wrong only now (an unreadable or mismatched TLS pair) is a configuration error.
+    if (e instanceof ConfigError) {
+      process.stderr.write(`nora: ${e.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
     process.stderr.write(`nora: cannot start: ${(e as Error).message}\n`);
     process.exit(EXIT_CANNOT_START);
   }
   for (const variable of unimplementedEnv()) log.warn('ignored: a NORA setting nora-ts does not implement', { variable });
-  log.info('listening', { host: config.server.host, port: registry.port, version: VERSION, auth: config.auth.enabled });
+  log.info('listening', {
+    host: config.server.host,
+    port: registry.port,
+    tls: tlsEnabled(config),
+    ...(registry.redirectPort ? { redirect_port: registry.redirectPort } : {}),
+    version: VERSION,
+    auth: config.auth.enabled,
+  });
   if (!config.auth.enabled) log.warn('auth disabled: accepting unauthenticated reads and writes');
   let stopping = false;
   const stop = async (signal: string) => {
@@ -78,16 +92,33 @@ async function serve(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // SIGHUP re-reads the TLS certificate and key at once (they are also polled every server.tls_reload_secs).
+  process.on('SIGHUP', () => {
+    if (!tlsEnabled(config)) return log.info('SIGHUP: nothing to reload (TLS is off)');
+    void registry.reloadTls().then((swapped) => log.info('SIGHUP: tls certificate checked', { replaced: swapped }));
+  });
 }
 
-/** For container HEALTHCHECKs: a wildcard bind is probed on loopback. */
+/**
+ * For container HEALTHCHECKs: a wildcard bind is probed on loopback. Over TLS
+ * the certificate is not verified: it names the public host, not the address
+ * probed, and this checks liveness, not identity.
+ */
 async function healthcheck(): Promise<void> {
   const config = await readConfig();
   const host = ['0.0.0.0', '::', ''].includes(config.server.host) ? '127.0.0.1' : config.server.host;
-  const h = host.includes(':') ? `[${host}]` : host;
+  const request = tlsEnabled(config) ? httpsRequest : httpRequest;
   try {
-    const res = await fetch(`http://${h}:${config.server.port}/health`, { signal: AbortSignal.timeout(5000) });
-    process.exit(res.ok ? 0 : 1);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host, port: config.server.port, path: '/health', rejectUnauthorized: false, timeout: 5000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('timeout', () => req.destroy(new Error('timed out after 5 s')));
+      req.on('error', reject);
+      req.end();
+    });
+    process.exit(status >= 200 && status < 300 ? 0 : 1);
   } catch (e) {
     process.stderr.write(`nora: healthcheck failed: ${(e as Error).message}\n`);
     process.exit(1);

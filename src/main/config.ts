@@ -10,7 +10,18 @@ import { NORA_DOCUMENTED, READ_ELSEWHERE, nearest } from './nora-env.js';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface Config {
-  server: { host: string; port: number; public_url: string; body_limit_mb: number; shutdown_timeout_secs: number };
+  server: {
+    host: string;
+    port: number;
+    public_url: string;
+    body_limit_mb: number;
+    shutdown_timeout_secs: number;
+    tls_cert: string;
+    tls_key: string;
+    tls_key_passphrase: string;
+    tls_reload_secs: number;
+    http_redirect_port: number;
+  };
   storage: { mode: 'local'; path: string };
   auth: {
     enabled: boolean;
@@ -59,6 +70,12 @@ const SCHEMA: Record<string, Record<string, KeySpec>> = {
     public_url: { kind: 'string', env: 'NORA_PUBLIC_URL', check: checkUrl },
     body_limit_mb: { kind: 'int', env: 'NORA_BODY_LIMIT_MB', min: 1, max: 1024 * 1024 },
     shutdown_timeout_secs: { kind: 'int', env: 'NORA_SHUTDOWN_TIMEOUT_SECS', min: 0, max: 3600 },
+    // Native TLS (NORA has none): PEM files, the certificate file may hold the chain.
+    tls_cert: { kind: 'string', env: 'NORA_TLS_CERT' },
+    tls_key: { kind: 'string', env: 'NORA_TLS_KEY' },
+    tls_key_passphrase: { kind: 'string', env: 'NORA_TLS_KEY_PASSPHRASE', secret: true },
+    tls_reload_secs: { kind: 'int', env: 'NORA_TLS_RELOAD_SECS', min: 0, max: 86400 },
+    http_redirect_port: { kind: 'int', env: 'NORA_HTTP_REDIRECT_PORT', min: 0, max: 65535 },
   },
   storage: {
     mode: { kind: 'enum', env: 'NORA_STORAGE_MODE', values: ['local'] },
@@ -89,7 +106,18 @@ const SCHEMA: Record<string, Record<string, KeySpec>> = {
 
 export function defaults(cores = 2): Config {
   return {
-    server: { host: '127.0.0.1', port: 4000, public_url: '', body_limit_mb: 2048, shutdown_timeout_secs: 30 },
+    server: {
+      host: '127.0.0.1',
+      port: 4000,
+      public_url: '',
+      body_limit_mb: 2048,
+      shutdown_timeout_secs: 30,
+      tls_cert: '',
+      tls_key: '',
+      tls_key_passphrase: '',
+      tls_reload_secs: 60,
+      http_redirect_port: 0,
+    },
     storage: { mode: 'local', path: 'data/storage' },
     auth: {
       enabled: false,
@@ -241,6 +269,7 @@ export function buildConfig(tomlText: string | null, env: NodeJS.ProcessEnv, cor
     }
   }
   const config = cfg as unknown as Config;
+  checkTlsKeys(config);
   config.server.public_url = config.server.public_url.replace(/\/+$/, '');
   return config;
 }
@@ -261,11 +290,26 @@ export function unimplementedEnv(env: NodeJS.ProcessEnv = process.env): string[]
   return Object.keys(env).filter((name) => name.startsWith('NORA_') && !SCHEMA_ENV.has(name) && !READ_ELSEWHERE.includes(name) && KNOWN_ENV.has(name));
 }
 
-/** The configured base URL: links use it when set, else for requests without a usable Host (see http/link-base.ts). */
+/** The TLS keys that only make sense together (the files themselves are checked when the server starts). */
+function checkTlsKeys(c: Config): void {
+  const s = c.server;
+  if (s.tls_cert && !s.tls_key) throw new ConfigError('server.tls_key', 'required when server.tls_cert is set (NORA_TLS_KEY)');
+  if (s.tls_key && !s.tls_cert) throw new ConfigError('server.tls_cert', 'required when server.tls_key is set (NORA_TLS_CERT)');
+  if (s.http_redirect_port && !s.tls_cert)
+    throw new ConfigError('server.http_redirect_port', 'redirects to https: needs server.tls_cert and server.tls_key');
+  if (s.http_redirect_port && s.http_redirect_port === s.port)
+    throw new ConfigError('server.http_redirect_port', `must differ from server.port (${s.port})`);
+}
+
+export function tlsEnabled(c: Config): boolean {
+  return c.server.tls_cert !== '';
+}
+
+/** The configured base URL (https when TLS is on): links use it when set, else for requests without a usable Host (see http/link-base.ts). */
 export function publicUrl(c: Config): string {
   if (c.server.public_url) return c.server.public_url;
   const h = c.server.host.includes(':') ? `[${c.server.host}]` : c.server.host;
-  return `http://${h}:${c.server.port}`;
+  return `${tlsEnabled(c) ? 'https' : 'http'}://${h}:${c.server.port}`;
 }
 
 /** The effective configuration as TOML-ish text, secrets masked (for `nora config`). */

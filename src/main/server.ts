@@ -4,11 +4,11 @@
 // counted. Shutdown stops accepting, waits for in-flight requests, then flushes.
 // Everything here is this server's own (connection policy, pools, counters), so
 // several servers in one process do not affect each other.
-import uws from 'uWebSockets.js';
-import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { adapt, ServerShared, type UwsReply } from './http/uws-adapter.js';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { adapt, ServerShared, TLS_WRITE_SLICE, type UwsReply } from './http/uws-adapter.js';
 import { readForMemory, writeMemoryResponse } from './http/uws-memory.js';
-import { listenExclusive } from './http/listen.js';
+import { openListener } from './http/listener.js';
+import { startRedirect, type RedirectListener } from './http/redirect.js';
 import type { Req } from './http/types.js';
 import { BodyTooLarge } from './http/types.js';
 import type { Context, Protocol } from './protocol.js';
@@ -51,6 +51,10 @@ export interface ServerHandle {
   readonly port: number;
   /** this server's connection policy and buffer pools (their stats are read by tests) */
   readonly shared: ServerShared;
+  /** The plain-HTTP redirect port (server.http_redirect_port), 0 when off. */
+  readonly redirectPort: number;
+  /** Re-reads the TLS certificate and key (SIGHUP); true when new connections get a new certificate. */
+  reloadTls(): Promise<boolean>;
   /** Stops accepting, waits for in-flight requests (up to timeoutMs), closes protocols. */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -66,8 +70,7 @@ export const plainProtocol: Pick<Protocol, 'error'> = {
 };
 
 export async function startServer(ctx: Context, protocols: Protocol[]): Promise<ServerHandle> {
-  const app = uws.App();
-  const shared = new ServerShared();
+  const shared = new ServerShared(ctx.config.server.tls_cert ? TLS_WRITE_SLICE : Infinity);
   const admission = new Turnstile(ADMIT_PER_TURN);
   const { log, metrics } = ctx;
   let inFlight = 0;
@@ -145,7 +148,7 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
   // The memory path routes by path alone: a claimed request takes the full path.
   const routeRequest = (req: Req) => route(req.path) ?? (reservedRoot(req.path) ? undefined : protocols.find((p) => p.claims?.(req)));
 
-  app.any('/*', (res, r) => {
+  const onRequest = (res: HttpResponse, r: HttpRequest) => {
     const method = r.getMethod();
     if (method === 'get' && answerFromMemory(res, r, 'GET')) return;
     if (method === 'head' && answerFromMemory(res, r, 'HEAD')) return;
@@ -156,16 +159,33 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
     if (protocol) req.format = protocol.name;
     const done = () => reply.finished.then(() => finish(req, reply, started));
     admission.enter(() => void dispatch(ctx, protocol, req, reply).then(done, done));
-  });
+  };
 
-  const listenSocket = await listenExclusive(app, ctx.config.server.host, ctx.config.server.port);
-  const port = uws.us_socket_local_port(listenSocket);
+  // Every app the listener makes (one per TLS certificate) serves the same routes.
+  const listener = await openListener(ctx.config.server, (app: TemplatedApp) => void app.any('/*', onRequest), log);
+  let redirect: RedirectListener | null = null;
+  if (ctx.config.server.http_redirect_port) {
+    try {
+      redirect = await startRedirect(ctx.config.server.host, ctx.config.server.http_redirect_port, {
+        publicUrl: ctx.config.server.public_url,
+        tlsPort: listener.port,
+        fallback: () => ctx.baseUrl,
+      });
+    } catch (e) {
+      listener.stopAccepting();
+      listener.close();
+      throw e;
+    }
+  }
 
   return {
-    port,
+    port: listener.port,
     shared,
+    redirectPort: redirect?.port ?? 0,
+    reloadTls: () => listener.reload(),
     async close(timeoutMs = ctx.config.server.shutdown_timeout_secs * 1000) {
-      uws.us_listen_socket_close(listenSocket);
+      listener.stopAccepting();
+      await redirect?.close();
       shared.closing = true;
       if (inFlight > 0) {
         await new Promise<void>((resolve) => {
@@ -178,7 +198,7 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
       }
       for (const p of protocols) await p.close?.();
       await ctx.gate.close();
-      (app as unknown as { close?: () => void }).close?.();
+      listener.close();
     },
   };
 }

@@ -37,6 +37,8 @@ export class LinkBase {
     private readonly proxies: ClientIp,
     /** the configured base (http://host:port), read at call time: with port 0 it is known only after listening */
     private readonly fallback: () => string,
+    /** the scheme the client used to reach this port (https when TLS is on) */
+    private readonly scheme: 'http' | 'https' = 'http',
   ) {}
 
   of(req: Req): string {
@@ -45,7 +47,7 @@ export class LinkBase {
     const fwdHost = h['x-forwarded-host'];
     const fwdProto = h['x-forwarded-proto'];
     let host = parseHost(h.host);
-    let proto = 'http';
+    let proto: string = this.scheme;
     if ((fwdHost !== undefined || fwdProto !== undefined) && this.proxies.trustsPeer(req.ip)) {
       if (fwdHost !== undefined) host = parseHost(first(fwdHost));
       const p = first(fwdProto)?.toLowerCase();
