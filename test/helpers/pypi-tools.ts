@@ -16,8 +16,9 @@ export interface Run {
 export function run(cmd: string, args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: Buffer } = {}): Promise<Run> {
   return new Promise((resolve) => {
     const env: Record<string, string> = {};
-    // Keep the machine's pip/python configuration out: PIP_* and PYTHON* variables point at local indexes.
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(PIP_|PYTHON|VIRTUAL_ENV)/.test(k)) env[k] = v;
+    // Keep the machine's pip/python configuration out: PIP_* and PYTHON* variables point at local indexes,
+    // and requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE win over a --cert the tool is given.
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(PIP_|PYTHON|VIRTUAL_ENV|REQUESTS_CA_BUNDLE$|CURL_CA_BUNDLE$)/.test(k)) env[k] = v;
     Object.assign(env, { PIP_CONFIG_FILE: '/dev/null', PIP_DISABLE_PIP_VERSION_CHECK: '1', NO_COLOR: '1', ...opts.env });
     const child = execFile(cmd, args, { cwd: opts.cwd, env, timeout: 180_000, maxBuffer: 64 * 1024 * 1024, encoding: 'buffer' }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
