@@ -9,6 +9,7 @@ export const REQUIRED: Record<string, string> = {
   hey: 'hey',
   'docker-registry': 'docker-registry',
   htpasswd: 'apache2-utils',
+  openssl: 'openssl',
 };
 
 export async function which(program: string): Promise<string | null> {

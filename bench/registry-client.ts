@@ -2,6 +2,7 @@
 // both servers: POST an upload session, then PUT ?digest= (monolithic) or
 // PATCH a streamed body and PUT ?digest= (streamed), then PUT the manifest.
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { generatedStream, sha256 } from './content.js';
@@ -11,6 +12,13 @@ const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip';
 
 export const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+let tlsAgent: HttpsAgent | null = null;
+
+/** https URLs are sent trusting this CA (PEM), the bench's own. */
+export function trustCa(ca: Buffer): void {
+  tlsAgent?.destroy();
+  tlsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 256, ca });
+}
 
 export interface Response {
   status: number;
@@ -41,7 +49,9 @@ export function send(
     else if (body) {
       if (length !== undefined) h['Content-Length'] = String(length);
     } else if (method !== 'GET' && method !== 'HEAD') h['Content-Length'] = '0';
-    const req = request(url, { method, headers: h, agent }, (res) => {
+    const tls = url.startsWith('https:');
+    if (tls && !tlsAgent) throw new Error(`${url}: call trustCa() before https requests`);
+    const req = (tls ? httpsRequest : request)(url, { method, headers: h, agent: tls ? tlsAgent! : agent }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (b: Buffer) => parts.push(b));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }));

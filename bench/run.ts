@@ -2,7 +2,7 @@
 // registry on this machine. Checks prerequisites, runs every scenario on fresh
 // servers one at a time (runs interleaved between the servers), prints Markdown
 // tables on stdout and writes bench/results/<timestamp>.json.
-import { access, mkdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import { missingTools } from './prereq.js';
@@ -17,7 +17,7 @@ import { buildRows, markdownTable, targetsTable, type Outcome } from './report.j
 import { checkTargets } from './targets.js';
 import { measureCeiling } from './ceiling.js';
 import { describeBigPush } from './scenarios/push.js';
-import { agent } from './registry-client.js';
+import { agent, trustCa } from './registry-client.js';
 
 const USAGE = `Usage: node dist/bench/run.js [options]   (or: npm run bench -- [options])
 
@@ -125,9 +125,11 @@ async function main(): Promise<void> {
   const { settings } = opts;
   const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
   const fixtures = await makeFixtures(settings.runs * SERVERS.length + 2);
+  trustCa(await readFile(fixtures.tls.ca));
   const ctx: BenchContext = {
     settings,
     creds: fixtures.creds,
+    tls: fixtures.tls,
     freshCredential: () => fixtures.freshCredential(),
     cpuProfDir: opts.cpuProfDir,
     log,

@@ -1,6 +1,6 @@
 // What a scenario is, the settings of a run (full or --quick), and the helper
 // that gives a scenario a fresh server for exactly one measurement.
-import { startServer, type Credentials, type PeerName, type RunningServer, type ServerName } from './servers/index.js';
+import { startServer, type Credentials, type PeerName, type RunningServer, type ServerName, type TlsFiles } from './servers/index.js';
 import { seedImage, type Seeded } from './registry-client.js';
 import { generatedBuffer } from './content.js';
 import { MiB } from './stats.js';
@@ -59,6 +59,8 @@ export const QUICK: Settings = {
 export interface BenchContext {
   settings: Settings;
   creds: Credentials;
+  /** certificate, key and CA for scenarios over https */
+  tls: TlsFiles;
   /** a credential in the htpasswd file that no server has seen yet */
   freshCredential(): Credentials;
   cpuProfDir?: string;
@@ -101,10 +103,10 @@ function layer(size: number): Buffer {
 export async function withServer<T>(
   ctx: BenchContext,
   name: ServerName,
-  opts: { auth: boolean; seed: boolean },
+  opts: { auth: boolean; seed: boolean; tls?: boolean },
   fn: (s: Session) => Promise<T>,
 ): Promise<T> {
-  const server = await startServer(name, { auth: opts.auth, creds: ctx.creds, cpuProfDir: ctx.cpuProfDir });
+  const server = await startServer(name, { auth: opts.auth, creds: ctx.creds, cpuProfDir: ctx.cpuProfDir, tls: opts.tls ? ctx.tls : undefined });
   try {
     const seeded = opts.seed ? await seedImage(server.url, REPO, TAG, layer(ctx.settings.layerBytes), server.auth) : null;
     return await fn({ server, seeded });

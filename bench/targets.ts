@@ -69,5 +69,7 @@ export function checkTargets(rows: Row[], ceilingRps: number | null, settings: S
     size === 1024 * MiB ? '' : ` (pushed ${size / MiB} MiB, not 1 GiB)`,
   );
   add('cold start to first /health', '≤ 0.5 s', nora(rows, '7', 'ms'), (v) => `${fmt(v / 1000, 3)} s`, (v) => v <= 500);
+  add('TLS: manifest GET', 'within 15 % of plain HTTP', nora(rows, '9', 'rps_kept'), (v) => `${fmt(v, 0)} % of http's req/s`, (v) => v >= 85);
+  add('TLS: 10 MiB blob pull', 'within 15 % of plain HTTP', nora(rows, '9', 'mbps_kept'), (v) => `${fmt(v, 0)} % of http's MB/s`, (v) => v >= 85);
   return checks;
 }

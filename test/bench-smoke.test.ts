@@ -32,7 +32,7 @@ async function tempDir(t: { teardown(fn: () => unknown): void }, prefix: string)
 }
 
 t.test('names the exact apt-get line for missing programs and exits non-zero', async (t) => {
-  // A PATH holding only wrk and hey: docker-registry and htpasswd are missing.
+  // A PATH holding only wrk and hey: docker-registry, htpasswd and openssl are missing.
   const bin = await tempDir(t, 'bench-path-');
   for (const program of ['wrk', 'hey']) {
     const found = await which(program);
@@ -42,8 +42,8 @@ t.test('names the exact apt-get line for missing programs and exits non-zero', a
   const out = await tempDir(t, 'bench-out-');
   const r = await run(['--quick', '--out-dir', out], { ...process.env, PATH: bin });
   t.not(r.code, 0);
-  t.match(r.stderr, /missing on PATH: docker-registry, htpasswd/);
-  t.match(r.stderr, /^\s*apt-get install -y docker-registry apache2-utils$/m);
+  t.match(r.stderr, /missing on PATH: docker-registry, htpasswd, openssl/);
+  t.match(r.stderr, /^\s*apt-get install -y docker-registry apache2-utils openssl$/m);
   t.same(await readdir(out), [], 'nothing written');
 });
 
@@ -66,7 +66,7 @@ t.test('--quick runs every scenario on nora-ts and its peer, prints the table, w
   t.ok('commit' in doc.git);
 
   const ids = new Set(doc.results.map((x: { scenario: string }) => x.scenario));
-  t.same([...ids], ['1a', '1b', '2', '3', '4', '5a', '5b', '6', '7', '8a', '8b']);
+  t.same([...ids], ['1a', '1b', '2', '3', '4', '5a', '5b', '6', '7', '8a', '8b', '9']);
   for (const id of ids) t.match(r.stdout, new RegExp(`^\\| ${id} `, 'm'), `scenario ${id} printed`);
 
   // Every figure was measured on nora-ts and the scenario's peer, except what a server cannot have.

@@ -6,6 +6,7 @@ import { coldAuthStorm } from './auth-storm.js';
 import { bigPush, parallelPush } from './push.js';
 import { startup } from './startup.js';
 import { npmPackument, npmTarball } from './npm-reads.js';
+import { tlsReads } from './tls.js';
 
 export const SCENARIOS: Scenario[] = [
   manifestAuth,
@@ -19,4 +20,5 @@ export const SCENARIOS: Scenario[] = [
   startup,
   npmPackument,
   npmTarball,
+  tlsReads,
 ];

@@ -13,7 +13,8 @@ export const MANIFEST_METRICS: MetricDef[] = [
   { key: 'p99', label: 'p99 latency', unit: 'ms', better: 'lower', digits: 2 },
 ];
 
-async function measure(ctx: BenchContext, url: string, authorization: string | undefined) {
+/** wrk at 256 connections on one manifest URL: warm-up, then the measured run. */
+export async function measureManifestGets(ctx: BenchContext, url: string, authorization: string | undefined) {
   const headers: Record<string, string> = { Accept: OCI_MANIFEST };
   if (authorization) headers.Authorization = authorization;
   const base = { url, connections: CONNECTIONS, threads: ctx.settings.threads, headers };
@@ -30,7 +31,7 @@ function manifestScenario(id: string, auth: boolean): Scenario {
     metrics: MANIFEST_METRICS,
     run: (ctx: BenchContext, name: ServerName) =>
       withServer(ctx, name, { auth, seed: true }, ({ server, seeded }) =>
-        measure(ctx, server.url + seeded!.manifestPath, server.auth),
+        measureManifestGets(ctx, server.url + seeded!.manifestPath, server.auth),
       ),
   };
 }
@@ -47,6 +48,6 @@ export const manifestToken: Scenario = {
   run: (ctx, name) =>
     withServer(ctx, name, { auth: true, seed: true }, async ({ server, seeded }) => {
       const token = await mintToken(server.url, ctx.creds.user, ctx.creds.password);
-      return measure(ctx, server.url + seeded!.manifestPath, `Bearer ${token}`);
+      return measureManifestGets(ctx, server.url + seeded!.manifestPath, `Bearer ${token}`);
     }),
 };

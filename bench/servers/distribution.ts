@@ -25,6 +25,7 @@ function configYaml(dataDir: string, port: number, opts: StartOptions): string {
     `  addr: 127.0.0.1:${port}`,
     '  secret: bench-local-secret',
   ];
+  if (opts.tls) lines.push('  tls:', `    certificate: ${JSON.stringify(opts.tls.cert)}`, `    key: ${JSON.stringify(opts.tls.key)}`);
   if (opts.auth) {
     lines.push('auth:', '  htpasswd:', '    realm: basic-realm', `    path: ${JSON.stringify(opts.creds.htpasswd)}`);
   }
@@ -36,7 +37,7 @@ export async function startDistribution(opts: StartOptions): Promise<RunningServ
   const port = await freePort();
   const config = join(dir, 'config.yml');
   await writeFile(config, configYaml(join(dir, 'data'), port, opts));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const auth = opts.auth ? basicAuth(opts.creds.user, opts.creds.password) : undefined;
   const s = await spawnUntilReady({
     cmd: 'docker-registry',
@@ -46,6 +47,7 @@ export async function startDistribution(opts: StartOptions): Promise<RunningServ
     readyUrl: `${url}/v2/`,
     readyHeaders: auth ? { Authorization: auth } : {},
     dataDir: dir,
+    ca: opts.tls?.ca,
   });
   return {
     name: 'distribution',

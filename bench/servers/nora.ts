@@ -35,9 +35,10 @@ export async function startNora(opts: StartOptions): Promise<RunningServer> {
     // distribution has no request-rate limiter; measure capacity, not a throttle
     NORA_RATE_LIMIT_ENABLED: 'false',
   });
+  if (opts.tls) Object.assign(env, { NORA_TLS_CERT: opts.tls.cert, NORA_TLS_KEY: opts.tls.key });
   const args = [...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), ...(await startArgs())];
-  const url = `http://127.0.0.1:${port}`;
-  const s = await spawnUntilReady({ cmd: process.execPath, args, env, cwd: dir, readyUrl: `${url}/health`, dataDir: dir });
+  const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const s = await spawnUntilReady({ cmd: process.execPath, args, env, cwd: dir, readyUrl: `${url}/health`, dataDir: dir, ca: opts.tls?.ca });
   return {
     name: 'nora-ts',
     url,

@@ -3,7 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { request } from 'node:http';
-import { rm } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
+import { readFile, rm } from 'node:fs/promises';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -16,10 +17,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** One GET on a fresh connection; resolves with the status, rejects on connection errors. */
-export function getStatus(url: string, headers: Record<string, string> = {}, timeoutMs = 2000): Promise<number> {
+/** One GET on a fresh connection (https trusting `ca`); resolves with the status, rejects on connection errors. */
+export function getStatus(url: string, headers: Record<string, string> = {}, timeoutMs = 2000, ca?: Buffer): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'GET', headers, agent: false, timeout: timeoutMs }, (res) => {
+    const send = url.startsWith('https:') ? httpsRequest : request;
+    const req = send(url, { method: 'GET', headers, agent: false, timeout: timeoutMs, ...(ca ? { ca } : {}) }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode ?? 0));
       res.on('error', reject);
@@ -55,6 +57,8 @@ export async function spawnUntilReady(opts: {
   readyHeaders?: Record<string, string>;
   dataDir: string;
   timeoutMs?: number;
+  /** CA (PEM file) to trust when readyUrl is https */
+  ca?: string;
 }): Promise<Spawned> {
   const t0 = performance.now();
   const child = spawn(opts.cmd, opts.args, { env: opts.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -83,6 +87,7 @@ export async function spawnUntilReady(opts: {
   };
 
   live.add(stop);
+  const ca = opts.ca ? await readFile(opts.ca) : undefined;
   const deadline = t0 + (opts.timeoutMs ?? 15_000);
   for (;;) {
     if (spawnError) {
@@ -94,7 +99,7 @@ export async function spawnUntilReady(opts: {
       throw new Error(`exited with ${child.exitCode ?? child.signalCode} before serving: ${lastLines(out)}`);
     }
     try {
-      const status = await getStatus(opts.readyUrl, opts.readyHeaders, 1000);
+      const status = await getStatus(opts.readyUrl, opts.readyHeaders, 1000, ca);
       if (status === 200) break;
       if (status !== 0 && performance.now() > deadline) {
         await stop();

@@ -11,9 +11,18 @@ export interface Credentials {
   password: string;
 }
 
+/** PEM files for a server that serves https (the bench's own CA signed `cert`). */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
 export interface StartOptions {
   auth: boolean;
   creds: Credentials;
+  /** serve https with these files */
+  tls?: TlsFiles;
   /** directory for node --cpu-prof output (nora-ts only) */
   cpuProfDir?: string;
 }
