@@ -30,7 +30,9 @@ function measure(ctx: BenchContext, name: ServerName, tls: boolean) {
       headers: {},
       timeoutS: 30,
     });
-    assertClean(blobs, `blob GET over ${tls ? 'https' : 'http'}`);
+    // 64 TLS downloads of 10 MiB share two cores with wrk's own TLS: in a --quick run none may
+    // finish yet, while the bytes wrk counted still give the throughput.
+    assertClean(blobs, `blob GET over ${tls ? 'https' : 'http'}`, { allowNoneCompleted: true });
     return { rps: manifests.rps, mbps: blobs.bytesPerS / MB };
   });
 }
