@@ -1,7 +1,7 @@
 // What every format module provides to the server: which paths it owns, what
 // access a request needs, the handler, and its own error shape.
 import type { Config } from './config.js';
-import type { MemoryRead, MemoryResponse, Reply, Req } from './http/types.js';
+import type { MemoryResponse, ReadView, Reply, Req } from './http/types.js';
 import type { LocalStorage } from './storage/local.js';
 import type { BlobStore } from './storage/blobs.js';
 import type { AuthGate } from './auth/gate.js';
@@ -30,12 +30,14 @@ export interface Protocol {
    */
   error(reply: Reply, e: HttpError): void;
   /**
-   * Answers a GET/HEAD from memory when everything the answer depends on is
-   * cached, else undefined. It must answer exactly what handle() would, await
-   * nothing and change nothing; the server sends it only to callers allowed
-   * read access, so only reads needing no more than that may be answered.
+   * The answer to a GET/HEAD held in memory, or undefined when it is not
+   * cached. The server calls it before building a Req and sends the answer
+   * synchronously to a caller the gate lets read at once (gate.quick); it
+   * awaits nothing and changes nothing. handle() warms the cache and sends
+   * the answer the same function makes, so both paths send the same bytes.
+   * Only reads needing no more than `read` access may be answered.
    */
-  fromMemory?(req: MemoryRead): MemoryResponse | undefined;
+  cached?(req: ReadView): MemoryResponse | undefined;
   /** Periodic housekeeping and shutdown flush, when the format has any. */
   close?(): Promise<void>;
 }
@@ -49,7 +51,7 @@ export interface Context {
   /** the configured base URL: public_url, else http://host:port */
   baseUrl: string;
   /** Base URL for links in the answer to `req`: public_url, else the host the client asked for (see http/link-base.ts). */
-  linkBase(req: Req): string;
+  linkBase(req: ReadView): string;
   version: string;
   /** this registry's own counters and log level */
   metrics: Metrics;

@@ -121,15 +121,15 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
     const started = log.enabled('info') ? performance.now() : 0;
     const path = r.getUrl();
     const protocol = route(path);
-    if (protocol?.fromMemory === undefined) return false;
+    if (protocol?.cached === undefined) return false;
     const m = readForMemory(res, r, method, path, MAX_HEADER_BYTES);
     if (m === null) return false;
     let out;
     let identity;
     try {
-      out = protocol.fromMemory(m);
+      out = protocol.cached(m);
       if (out === undefined) return false;
-      identity = ctx.gate.quick(m, protocol.name);
+      identity = ctx.gate.quick(m, 'read', protocol.name);
       if (identity === undefined) return false;
     } catch {
       return false; // the full path renders whatever was wrong with the request

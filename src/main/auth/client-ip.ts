@@ -3,7 +3,7 @@
 // right (the hop our proxy appended) past further trusted proxies; then
 // X-Real-IP. Entries a client wrote itself on the left are never preferred.
 import { BlockList, isIP } from 'node:net';
-import type { Req } from '../http/types.js';
+import type { ReadView } from '../http/types.js';
 
 function normalize(ip: string): string {
   // IPv4 clients of a dual-stack socket appear as ::ffff:a.b.c.d
@@ -48,7 +48,7 @@ export class ClientIp {
     return !this.empty && this.isTrusted(normalize(peerAddr));
   }
 
-  resolve(req: Req): string {
+  resolve(req: ReadView): string {
     return this.resolveFrom(req.ip, req.headers['x-forwarded-for'], req.headers['x-real-ip']);
   }
 

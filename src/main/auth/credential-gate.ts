@@ -2,7 +2,7 @@
 // credential, authenticates it (cache first), and checks the role against the
 // access the request needs. Refusals are HttpErrors the server renders in
 // the format's own error shape.
-import type { MemoryRead, Req } from '../http/types.js';
+import type { ReadView, Req } from '../http/types.js';
 import { HttpError } from '../errors.js';
 import type { Config } from '../config.js';
 import type { AuthGate } from './gate.js';
@@ -49,16 +49,18 @@ export class CredentialGate implements AuthGate {
       req.identity = ANONYMOUS;
       return null;
     }
+    const now = this.quick(req, access, format);
+    if (now !== undefined) {
+      req.identity = now;
+      return null;
+    }
     const cred = parseAuthorization(req.headers.authorization);
     if (typeof cred === 'string') {
-      if (cred === 'none') {
-        if (anonymousAllowed(this.auth, access, format, req.path)) {
-          req.identity = ANONYMOUS;
-          return null;
-        }
-        return this.required;
+      if (cred === 'none' && anonymousAllowed(this.auth, access, format, req.path)) {
+        req.identity = ANONYMOUS;
+        return null;
       }
-      return cred === 'malformed' ? this.malformed : this.unsupported;
+      return cred === 'none' ? this.required : cred === 'malformed' ? this.malformed : this.unsupported;
     }
     let r;
     try {
@@ -74,21 +76,21 @@ export class CredentialGate implements AuthGate {
     return forbidden(r.identity.role, access);
   }
 
-  quick(req: MemoryRead, format: string): Identity | undefined {
-    const header = req.authorization;
+  quick(req: ReadView, access: Access, format: string): Identity | undefined {
+    const header = req.headers.authorization;
     if (header === undefined || header === '') {
-      return anonymousAllowed(this.auth, 'read', format, req.path) ? ANONYMOUS : undefined;
+      return anonymousAllowed(this.auth, access, format, req.path) ? ANONYMOUS : undefined;
     }
     const v = this.authenticator.quick(header, () => this.clientIp(req));
-    return v !== undefined && allows(v.identity.role, 'read') ? v.identity : undefined;
+    return v !== undefined && allows(v.identity.role, access) ? v.identity : undefined;
   }
 
   permits(identity: Identity, need: Requirement, format: string): boolean {
     return permits(this.auth, identity, need, format);
   }
 
-  clientIp(req: MemoryRead): string {
-    return this.ips.resolveFrom(req.peer(), req.forwardedFor, req.realIp);
+  clientIp(req: ReadView): string {
+    return this.ips.resolve(req);
   }
 
   private denial(f: AuthFailure): HttpError {

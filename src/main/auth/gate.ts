@@ -1,7 +1,7 @@
 // The auth gate the server consults before a protocol handler runs.
-import type { MemoryRead, Req } from '../http/types.js';
+import type { ReadView, Req } from '../http/types.js';
 import type { HttpError } from '../errors.js';
-import type { Identity, Requirement } from './types.js';
+import type { Access, Identity, Requirement } from './types.js';
 import type { TokenService } from './token-service.js';
 
 export interface AuthGate {
@@ -9,20 +9,21 @@ export interface AuthGate {
   /**
    * Decides whether `req` may do what `need` says for `format`. On success sets
    * req.identity and returns null; otherwise returns the refusal to render
-   * (UNAUTHORIZED, DENIED or TOO_MANY_REQUESTS, with its headers).
+   * (UNAUTHORIZED, DENIED or TOO_MANY_REQUESTS, with its headers). It starts
+   * from quick(), so both paths admit exactly the same requests.
    */
   check(req: Req, need: Requirement, format: string): Promise<HttpError | null>;
   /** Whether `identity`, already admitted by check(), may also do `need` (e.g. read a mount's source repository). */
   permits(identity: Identity, need: Requirement, format: string): boolean;
   /**
-   * The synchronous fast case of check() for a read: the identity when the
-   * request may read right now without anything being awaited (a cached
-   * credential, or no credential needed); undefined sends the request down
-   * the full path, which also renders any refusal.
+   * The synchronous first step of check(): the identity when the request may
+   * perform `access` right now without anything being awaited (a cached
+   * credential, or no credential needed); undefined means check() has more
+   * to do (verify a credential, or render the refusal).
    */
-  quick(req: MemoryRead, format: string): Identity | undefined;
+  quick(req: ReadView, access: Access, format: string): Identity | undefined;
   /** The client address check() would have set as req.clientIp. */
-  clientIp(req: MemoryRead): string;
+  clientIp(req: ReadView): string;
   /** Resolves once the gate can verify credentials (hash workers started); rejects if it never can. */
   ready(): Promise<void>;
   close(): Promise<void>;
@@ -45,8 +46,8 @@ export class OpenGate implements AuthGate {
   quick(): Identity {
     return OPEN;
   }
-  clientIp(req: MemoryRead): string {
-    return req.peer();
+  clientIp(req: ReadView): string {
+    return req.ip;
   }
   async ready(): Promise<void> {}
   async close(): Promise<void> {}

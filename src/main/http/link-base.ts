@@ -7,7 +7,7 @@
 // host[:port] is never copied into a link: the configured base is used.
 import { isIP } from 'node:net';
 import type { ClientIp } from '../auth/client-ip.js';
-import type { Req } from './types.js';
+import type { ReadView } from './types.js';
 
 const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
 const HOST_PORT = /^(\[[0-9a-f:.]+\]|[a-z0-9_.-]{1,253})(?::(\d{1,5}))?$/;
@@ -41,7 +41,7 @@ export class LinkBase {
     private readonly scheme: 'http' | 'https' = 'http',
   ) {}
 
-  of(req: Req): string {
+  of(req: ReadView): string {
     if (this.publicUrl) return this.publicUrl;
     const h = req.headers;
     const fwdHost = h['x-forwarded-host'];

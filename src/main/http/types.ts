@@ -4,18 +4,39 @@ import type { Readable } from 'node:stream';
 import type { FileHandle } from 'node:fs/promises';
 import type { Identity } from '../auth/types.js';
 
-export interface Req {
+/**
+ * What an answer held in memory may depend on. The full path's Req satisfies
+ * it, and so does the memory path's header reader (http/uws-memory.ts), which
+ * copies only the headers in MEMORY_HEADERS: a cached answer must depend on
+ * no other header (the others read as absent there).
+ */
+export interface ReadView {
   /** upper-case method */
   readonly method: string;
   /** raw (still percent-encoded) path, without the query */
   readonly path: string;
   /** raw query string, without '?' */
   readonly rawQuery: string;
-  readonly query: URLSearchParams;
-  /** lower-case header name → value */
+  /** lower-case header name → value (repeats joined with ", ") */
   readonly headers: Readonly<Record<string, string>>;
   /** peer address of the socket */
   readonly ip: string;
+}
+
+/** The headers the memory path copies: content negotiation, credentials, link base, client address, revalidation. */
+export const MEMORY_HEADERS: ReadonlySet<string> = new Set([
+  'accept',
+  'authorization',
+  'host',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-for',
+  'x-real-ip',
+  'if-none-match',
+]);
+
+export interface Req extends ReadView {
+  readonly query: URLSearchParams;
   /** client address after trusted-proxy resolution (set by the auth gate; defaults to ip) */
   clientIp: string;
   /** request body; empty stream when there is none */
@@ -62,25 +83,16 @@ export interface Reply {
   sendFile(slice: FileSlice): Promise<void>;
 }
 
-/**
- * A GET or HEAD the server may answer synchronously from memory, read straight
- * from uWebSockets.js without building a Req (see server.ts, answerFromMemory).
- */
-export interface MemoryRead {
-  readonly method: 'GET' | 'HEAD';
-  /** raw (still percent-encoded) path, without the query */
-  readonly path: string;
-  readonly accept: string | undefined;
-  readonly authorization: string | undefined;
-  readonly forwardedFor: string | undefined;
-  readonly realIp: string | undefined;
-  /** the socket peer's address (read from the socket on first call: it costs an allocation) */
-  peer(): string;
-}
-
 /** A complete response held in memory; the server adds Content-Length. */
 export interface MemoryResponse {
   readonly status: number;
   readonly headers: readonly (readonly [string, string])[];
   readonly body: Buffer;
+}
+
+/** Sends an answer held in memory on the full path: the same bytes the memory path writes. */
+export function sendMemoryResponse(reply: Reply, out: MemoryResponse): void {
+  reply.status(out.status);
+  for (const [k, v] of out.headers) reply.header(k, v);
+  reply.send(out.body);
 }

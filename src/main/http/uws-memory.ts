@@ -1,61 +1,43 @@
 // The other way into the server for a GET or HEAD: read only what a response
 // held in memory depends on, in one pass over uWebSockets.js's headers, and
 // write that response before the handler returns. No Req/Reply objects, no
-// promises, no abort handler: a cached manifest pull costs a few microseconds.
+// promises, no abort handler: a cached manifest pull or package document costs a few microseconds.
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import type { MemoryRead, MemoryResponse } from './types.js';
+import { MEMORY_HEADERS, type MemoryResponse, type ReadView } from './types.js';
 import { statusLine } from './uws-adapter.js';
 
 const decoder = new TextDecoder();
 
-class UwsMemoryRead implements MemoryRead {
-  accept: string | undefined = undefined;
-  authorization: string | undefined = undefined;
-  forwardedFor: string | undefined = undefined;
-  realIp: string | undefined = undefined;
+/** The request as a ReadView holding only MEMORY_HEADERS; the socket's address is read on first use (it costs an allocation). */
+class UwsReadView implements ReadView {
+  readonly headers: Record<string, string> = {};
   private peerAddr: string | undefined = undefined;
   constructor(
     readonly method: 'GET' | 'HEAD',
     readonly path: string,
+    readonly rawQuery: string,
     private readonly res: HttpResponse,
   ) {}
-  peer(): string {
+  get ip(): string {
     return (this.peerAddr ??= decoder.decode(this.res.getRemoteAddressAsText()));
   }
 }
 
-const join = (a: string | undefined, b: string) => (a === undefined ? b : `${a}, ${b}`);
-
 /**
- * The request as a MemoryRead, or null when it must take the full path: it
- * carries a body, repeats Authorization, or its headers exceed maxHeaderBytes
- * (the full path answers those with the right error or connection handling).
+ * The request as a ReadView, or null when it must take the full path: it
+ * carries a body or its headers exceed maxHeaderBytes (the full path answers
+ * those with the right error or connection handling). Repeated headers are
+ * joined as the full path joins them.
  */
-export function readForMemory(res: HttpResponse, r: HttpRequest, method: 'GET' | 'HEAD', path: string, maxHeaderBytes: number): MemoryRead | null {
-  const m = new UwsMemoryRead(method, path, res);
+export function readForMemory(res: HttpResponse, r: HttpRequest, method: 'GET' | 'HEAD', path: string, maxHeaderBytes: number): ReadView | null {
+  const m = new UwsReadView(method, path, r.getQuery() ?? '', res);
+  const h = m.headers;
   let bytes = 0;
   let plain = true;
   r.forEach((k, v) => {
     bytes += k.length + v.length;
-    switch (k) {
-      case 'authorization':
-        if (m.authorization !== undefined) plain = false;
-        m.authorization = v;
-        break;
-      case 'accept':
-        m.accept = join(m.accept, v);
-        break;
-      case 'x-forwarded-for':
-        m.forwardedFor = join(m.forwardedFor, v);
-        break;
-      case 'x-real-ip':
-        m.realIp = join(m.realIp, v);
-        break;
-      case 'content-length':
-      case 'transfer-encoding':
-        plain = false;
-        break;
-    }
+    if (MEMORY_HEADERS.has(k)) h[k] = h[k] === undefined ? v : `${h[k]}, ${v}`;
+    else if (k === 'content-length' || k === 'transfer-encoding') plain = false;
   });
   return plain && bytes <= maxHeaderBytes ? m : null;
 }

@@ -37,7 +37,7 @@ export async function dockerProtocol(ctx: Context): Promise<Protocol> {
   const uploads = await createUploads(ctx);
   // One store per registry, so every docker module shares its caches and their invalidation.
   const store = new ManifestStore(ctx);
-  const manifests = createManifests(store);
+  const manifests = createManifests(store, API_HEADER);
   const tags = createTags(store);
   const catalog = createCatalog(ctx);
   const referrers = createReferrers(store);
@@ -69,9 +69,9 @@ export async function dockerProtocol(ctx: Context): Promise<Protocol> {
     name: 'docker',
     matches: (p) => p === '/v2' || p.startsWith('/v2/'),
     access: requirement,
-    fromMemory(req) {
+    cached(req) {
       const r = parseRoute(req.path);
-      return r?.kind === 'manifest' ? manifests.fromMemory(req, r.name, r.reference, API_HEADER) : undefined;
+      return r?.kind === 'manifest' ? manifests.cached(req, r.name, r.reference) : undefined;
     },
     async handle(req, reply) {
       reply.header(API_HEADER[0], API_HEADER[1]);

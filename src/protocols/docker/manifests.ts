@@ -1,6 +1,6 @@
 // /v2/<name>/manifests/<reference>: push, pull, check and delete manifests by
 // tag or digest.
-import { BodyTooLarge, type MemoryRead, type MemoryResponse, type Reply, type Req } from '../../main/http/types.js';
+import { BodyTooLarge, sendMemoryResponse, type MemoryResponse, type ReadView, type Reply, type Req } from '../../main/http/types.js';
 import { digestOf, type Digest } from '../../main/digest.js';
 import { oci } from './errors.js';
 import { methodNotAllowed } from '../../main/errors.js';
@@ -47,7 +47,16 @@ function parseAccepts(accept: string, mediaType: string): boolean {
   return false;
 }
 
-export function createManifests(store: ManifestStore) {
+/** The answer to a manifest GET/HEAD (HEAD drops the body). */
+function answer(apiHeader: readonly [string, string], mediaType: string, digest: string, bytes: Buffer): MemoryResponse {
+  return {
+    status: 200,
+    headers: [apiHeader, ['Content-Type', mediaType], ['Docker-Content-Digest', digest], ['ETag', `"${digest}"`]],
+    body: bytes,
+  };
+}
+
+export function createManifests(store: ManifestStore, apiHeader: readonly [string, string]) {
 
   async function readManifestBody(req: Req): Promise<Buffer> {
     try {
@@ -129,12 +138,7 @@ export function createManifests(store: ManifestStore) {
     // GET and HEAD do the same work; HEAD only drops the body (bytes are cached).
     const bytes = await store.content(digest);
     if (!bytes) throw oci('MANIFEST_UNKNOWN', 'manifest content is missing', { name, reference });
-    reply
-      .status(200)
-      .header('Content-Type', meta.mediaType)
-      .header('Docker-Content-Digest', digest.value)
-      .header('ETag', `"${digest.value}"`)
-      .send(bytes);
+    sendMemoryResponse(reply, answer(apiHeader, meta.mediaType, digest.value, bytes));
   }
 
   async function remove(_req: Req, reply: Reply, name: string, reference: string): Promise<void> {
@@ -145,15 +149,11 @@ export function createManifests(store: ManifestStore) {
   }
 
   return {
-    /** What get() would answer, when the caches hold all of it (see Protocol.fromMemory). */
-    fromMemory(req: MemoryRead, name: string, reference: string, apiHeader: readonly [string, string]): MemoryResponse | undefined {
+    /** What get() answers, when the caches hold all of it (see Protocol.cached). */
+    cached(req: ReadView, name: string, reference: string): MemoryResponse | undefined {
       const hit = store.peek(name, reference);
-      if (hit === undefined || !acceptable(req.accept, hit.meta.mediaType)) return undefined;
-      return {
-        status: 200,
-        headers: [apiHeader, ['Content-Type', hit.meta.mediaType], ['Docker-Content-Digest', hit.digest], ['ETag', `"${hit.digest}"`]],
-        body: hit.bytes,
-      };
+      if (hit === undefined || !acceptable(req.headers.accept, hit.meta.mediaType)) return undefined;
+      return answer(apiHeader, hit.meta.mediaType, hit.digest, hit.bytes);
     },
     async handle(req: Req, reply: Reply, name: string, reference: string): Promise<void> {
       switch (req.method) {

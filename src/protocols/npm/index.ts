@@ -133,6 +133,8 @@ export function npmProtocol(ctx: Context): Protocol {
     matches: underPrefix,
     claims: (req) => fromNpmClient(req.headers),
     access: npmAccess,
+    // Only paths under /npm/ reach it: a request at the root is npm's by its headers, which the memory path does not read.
+    cached: (req) => packuments.cached(req, parseRoute(req.path)),
     handle: (req, reply) => route(req, reply, routeOf(req)),
     error: renderNpmError,
   };

@@ -6,8 +6,9 @@
 // also in documents read at the root: a path no other format can shadow, and
 // covered by a token scoped to the root (npm looks tokens up by URL prefix).
 import type { Context } from '../../main/protocol.js';
-import type { Reply, Req } from '../../main/http/types.js';
-import { etagMatches } from '../../main/http/serve-object.js';
+import { sendMemoryResponse, type MemoryResponse, type ReadView, type Reply, type Req } from '../../main/http/types.js';
+import { AnswerCache, answerOf, respond, type Answer } from '../../main/http/answer-cache.js';
+import type { Route } from './routes.js';
 import { notFound } from './errors.js';
 import { parseName } from './names.js';
 import { revString, type Manifest, type NpmStore, type PackageState } from './store.js';
@@ -94,33 +95,89 @@ export async function readExisting(store: NpmStore, name: string): Promise<Packa
   return state;
 }
 
+/** Headers a 304 keeps: all but Content-Type. */
+const keptOn304 = (name: string) => name !== 'Content-Type';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** The rendered answer for a document: the validators and caching rules npm's clients revalidate with. */
+function answer(value: unknown, etag: string, type: string, lastModified: string, cacheControl: string): Answer {
+  const headers: [string, string][] = [
+    ['ETag', etag],
+    ['Vary', 'Accept'],
+    ['Last-Modified', new Date(lastModified).toUTCString()],
+    ['Cache-Control', cacheControl],
+    ['Content-Type', type],
+  ];
+  return answerOf(etag, headers, JSON.stringify(value), keptOn304);
+}
+
+/** A document variant: the full or abbreviated packument, or one version by number or dist-tag. */
+type Variant = { kind: 'full' } | { kind: 'abbreviated' } | { kind: 'version'; spec: string };
+
+function render(base: string, state: PackageState, v: Variant, cacheControl: string): Answer {
+  const rev = revString(state);
+  switch (v.kind) {
+    case 'abbreviated':
+      return answer(renderAbbreviated(base, state), `"${rev}-i"`, `${ABBREVIATED}; charset=utf-8`, state.modified, cacheControl);
+    case 'full':
+      return answer(renderFull(base, state), `"${rev}-f"`, JSON_TYPE, state.modified, cacheControl);
+    case 'version': {
+      const version = Object.hasOwn(state.distTags, v.spec) ? state.distTags[v.spec]! : v.spec;
+      if (!Object.hasOwn(state.versions, version)) throw notFound(`version ${v.spec} of ${state.name}`);
+      return answer(renderVersion(base, state, version), `"${rev}-v-${version}"`, JSON_TYPE, state.modified, cacheControl);
+    }
+  }
+}
+
+/** Cache key of a variant rendered with links to `base`. */
+function variantKey(v: Variant, base: string): string {
+  return `${v.kind === 'version' ? `v:${v.spec}` : v.kind}\n${base}`;
+}
+
+/** Bytes of rendered package documents kept for the memory path. */
+const MAX_CACHED_BYTES = 64 * 1024 * 1024;
+
 export function createPackuments(ctx: Context, store: NpmStore) {
-  function sendJson(req: Req, reply: Reply, value: unknown, etag: string, type: string, lastModified: string): void {
-    reply
-      .header('ETag', etag)
-      .header('Vary', 'Accept')
-      .header('Last-Modified', new Date(lastModified).toUTCString());
-    // A ?write=true read fetches the revision for an update: never serve it from a cache.
-    reply.header('Cache-Control', req.query.get('write') === 'true' ? 'private, no-cache' : `${cacheScope(ctx)}, max-age=0, must-revalidate`);
-    if (etagMatches(req.headers['if-none-match'], etag)) return reply.status(304).send();
-    reply.status(200).header('Content-Type', type).send(JSON.stringify(value));
+  const cache = new AnswerCache<PackageState>({ maxBytes: MAX_CACHED_BYTES });
+  store.onChange((name) => cache.invalidate(name));
+  const shared = `${cacheScope(ctx)}, max-age=0, must-revalidate`;
+  const load = (name: string) => async () => {
+    const state = await readExisting(store, name);
+    return { rev: revString(state), state };
+  };
+
+  /** Sends the answer to a read: rendered once per revision, variant and link base, and kept for the memory path. */
+  async function send(req: Req, reply: Reply, name: string, v: Variant): Promise<void> {
+    const base = ctx.linkBase(req);
+    // A ?write=true read fetches the revision for an update: never answered from a cache.
+    if (req.query.get('write') === 'true') {
+      const a = render(base, await readExisting(store, name), v, 'private, no-cache');
+      return sendMemoryResponse(reply, respond(a, req));
+    }
+    const a = await cache.answer(name, variantKey(v, base), load(name), (state) => render(base, state, v, shared));
+    sendMemoryResponse(reply, respond(a!, req));
   }
 
   return {
-    async getPackage(req: Req, reply: Reply, name: string): Promise<void> {
-      const state = await readExisting(store, name);
+    getPackage(req: Req, reply: Reply, name: string): Promise<void> {
       const abbreviated = wantsAbbreviated(req.headers.accept) && req.query.get('write') !== 'true';
-      const rev = revString(state);
-      const base = ctx.linkBase(req);
-      if (abbreviated) sendJson(req, reply, renderAbbreviated(base, state), `"${rev}-i"`, `${ABBREVIATED}; charset=utf-8`, state.modified);
-      else sendJson(req, reply, renderFull(base, state), `"${rev}-f"`, 'application/json; charset=utf-8', state.modified);
+      return send(req, reply, name, abbreviated ? { kind: 'abbreviated' } : { kind: 'full' });
     },
 
-    async getVersion(req: Req, reply: Reply, name: string, spec: string): Promise<void> {
-      const state = await readExisting(store, name);
-      const version = Object.hasOwn(state.distTags, spec) ? state.distTags[spec]! : spec;
-      if (!Object.hasOwn(state.versions, version)) throw notFound(`version ${spec} of ${name}`);
-      sendJson(req, reply, renderVersion(ctx.linkBase(req), state, version), `"${revString(state)}-v-${version}"`, 'application/json; charset=utf-8', state.modified);
+    getVersion(req: Req, reply: Reply, name: string, spec: string): Promise<void> {
+      return send(req, reply, name, { kind: 'version', spec });
+    },
+
+    /** The answer the full path would send, from memory (see Protocol.cached); a query always takes the full path. */
+    cached(req: ReadView, route: Route): MemoryResponse | undefined {
+      if (req.rawQuery !== '') return undefined;
+      let v: Variant;
+      if (route.kind === 'package' && route.rev === null) v = wantsAbbreviated(req.headers.accept) ? { kind: 'abbreviated' } : { kind: 'full' };
+      else if (route.kind === 'version') v = { kind: 'version', spec: route.spec };
+      else return undefined;
+      const a = cache.peek(route.name, variantKey(v, ctx.linkBase(req)));
+      return a && respond(a, req);
     },
   };
 }

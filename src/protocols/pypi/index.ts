@@ -70,6 +70,12 @@ export function pypiProtocol(ctx: Context): Protocol {
     name: 'pypi',
     matches: (p) => PREFIXES.some((x) => p === x || p.startsWith(`${x}/`)),
     access: requirement,
+    cached(req) {
+      // Project pages at their normalised URL /simple/<project>/ (percent-encoding never spells a normalised name).
+      const p = req.path;
+      if (!p.startsWith('/simple/') || !p.endsWith('/') || p.indexOf('/', 8) !== p.length - 1) return undefined;
+      return index.cached(req, p.slice(8, -1));
+    },
     handle,
     error: renderPypiError,
   };

@@ -4,8 +4,8 @@
 // 658/714 metadata. Non-normalised project URLs redirect to the normalised one.
 import { createHash } from 'node:crypto';
 import type { Context } from '../../main/protocol.js';
-import type { Reply, Req } from '../../main/http/types.js';
-import { etagMatches } from '../../main/http/serve-object.js';
+import { sendMemoryResponse, type MemoryResponse, type ReadView, type Reply, type Req } from '../../main/http/types.js';
+import { AnswerCache, answerOf, respond, type Answer } from '../../main/http/answer-cache.js';
 import { HttpError } from '../../main/errors.js';
 import { isNormalized, isValidProject, normalize } from './normalize.js';
 import type { FileRecord, ProjectState, PypiStore } from './store.js';
@@ -65,9 +65,13 @@ function uploadTime(iso: string): string {
   return new Date(iso).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
-function cacheHeaders(ctx: Context, reply: Reply, fmt: Format): void {
+function cacheHeaders(ctx: Context, fmt: Format): [string, string][] {
   const scope = ctx.config.auth.enabled && !ctx.config.auth.anonymous_read ? 'private' : 'public';
-  reply.header('Content-Type', fmt.type).header('Vary', 'Accept').header('Cache-Control', `${scope}, max-age=0, must-revalidate`);
+  return [
+    ['Content-Type', fmt.type],
+    ['Vary', 'Accept'],
+    ['Cache-Control', `${scope}, max-age=0, must-revalidate`],
+  ];
 }
 
 function projectHtml(base: string, s: ProjectState, files: [string, FileRecord][]): string {
@@ -116,7 +120,19 @@ function projectJson(base: string, s: ProjectState, files: [string, FileRecord][
   };
 }
 
+/** Bytes of rendered project pages kept for the memory path. */
+const MAX_CACHED_BYTES = 64 * 1024 * 1024;
+
 export function createSimpleIndex(ctx: Context, store: PypiStore) {
+  const cache = new AnswerCache<ProjectState>({ maxBytes: MAX_CACHED_BYTES });
+  store.onChange((norm) => cache.invalidate(norm));
+  const load = (norm: string) => async () => {
+    const s = await store.read(norm);
+    if (!s || Object.keys(s.files).length === 0) throw new HttpError('NOT_FOUND', `project ${norm} not found`);
+    // The stored document names no revision: its serialisation stands for one.
+    return { rev: createEtag(JSON.stringify(s)), state: s };
+  };
+
   // Display names of every project, loaded once and kept current by the store.
   let names: Map<string, string> | null = null;
   store.onChange((norm, s) => names?.set(norm, s.name));
@@ -142,7 +158,7 @@ export function createSimpleIndex(ctx: Context, store: PypiStore) {
     async list(req: Req, reply: Reply): Promise<void> {
       const fmt = format(req);
       const all = [...(await allNames()).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      cacheHeaders(ctx, reply, fmt);
+      for (const [k, v] of cacheHeaders(ctx, fmt)) reply.header(k, v);
       if (fmt.json) {
         reply.status(200).send(JSON.stringify({ meta: { 'api-version': API_VERSION }, projects: all.map(([, name]) => ({ name })) }));
         return;
@@ -174,19 +190,28 @@ export function createSimpleIndex(ctx: Context, store: PypiStore) {
         return;
       }
       const fmt = format(req);
-      const s = await store.read(norm);
-      if (!s || Object.keys(s.files).length === 0) throw new HttpError('NOT_FOUND', `project ${norm} not found`);
-      const files = Object.entries(s.files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      // Links are rendered per request (they follow the host asked for); the ETag hashes the body, links included.
       const base = ctx.linkBase(req);
-      const body = fmt.json ? JSON.stringify(projectJson(base, s, files)) : projectHtml(base, s, files);
-      const etag = `"${createEtag(body)}"`;
-      cacheHeaders(ctx, reply, fmt);
-      reply.header('ETag', etag);
-      if (etagMatches(req.headers['if-none-match'], etag)) return reply.status(304).send();
-      reply.status(200).send(body);
+      const a = await cache.answer(norm, `${fmt.type}\n${base}`, load(norm), (s) => renderProject(ctx, base, s, fmt));
+      sendMemoryResponse(reply, respond(a!, req));
+    },
+
+    /** A project page from memory (see Protocol.cached): only at its normalised URL, without a query. */
+    cached(req: ReadView, raw: string): MemoryResponse | undefined {
+      if (req.rawQuery !== '' || !isNormalized(raw)) return undefined;
+      const fmt = negotiate(req.headers.accept, null);
+      if (fmt === null) return undefined;
+      const a = cache.peek(raw, `${fmt.type}\n${ctx.linkBase(req)}`);
+      return a && respond(a, req);
     },
   };
+}
+
+/** A project page; links follow the host asked for, and the ETag hashes the body, links included. */
+function renderProject(ctx: Context, base: string, s: ProjectState, fmt: Format): Answer {
+  const files = Object.entries(s.files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const body = fmt.json ? JSON.stringify(projectJson(base, s, files)) : projectHtml(base, s, files);
+  const etag = `"${createEtag(body)}"`;
+  return answerOf(etag, [...cacheHeaders(ctx, fmt), ['ETag', etag]], body, () => true);
 }
 
 function createEtag(body: string): string {
