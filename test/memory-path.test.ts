@@ -4,7 +4,9 @@
 // two responses must agree in status, headers and body. Then everything that
 // must still reach the full path does: moved and deleted tags, lockouts,
 // revoked tokens, oversized or repeated headers.
-import t from 'tap';
+import t, { type Test } from 'tap';
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { digestOf } from '../src/main/digest.js';
 import { startRegistry, type Running } from './helpers/registry.js';
 import { api, basic, bearer, metric, mint, startAuthRegistry, USERS } from './helpers/auth.js';
@@ -18,7 +20,7 @@ interface Seen {
 }
 
 async function send(url: string, method: string, headers: Record<string, string> = {}): Promise<Seen> {
-  const res = await fetch(url, { method, headers });
+  const res = await fetch(url, { method, headers, redirect: 'manual' });
   const body = await res.text();
   const h: Record<string, string> = {};
   res.headers.forEach((v, k) => {
@@ -173,4 +175,275 @@ t.test('anonymous reads from memory only where the settings allow them', async (
   t.equal((await send(url, 'GET')).status, 200, 'anonymous_read: anonymous pull');
   t.equal((await answered(open)) - before, 1, 'from memory');
   t.equal((await send(`${open.url}/v2/`, 'GET')).status, 401, 'the /v2/ ping still challenges');
+});
+
+// ---- npm packuments and PyPI project pages: the same mechanism -------------
+
+const ABBREVIATED = 'application/vnd.npm.install-v1+json';
+const PEP691 = 'application/vnd.pypi.simple.v1+json';
+const JSON_CT = { 'content-type': 'application/json' };
+
+function npmDoc(name: string, version: string, tags: Record<string, string> = { latest: version }) {
+  const data = gzipSync(Buffer.from(`${name}@${version} ${Math.random()}`));
+  const file = `${name}-${version}.tgz`;
+  return {
+    _id: name,
+    name,
+    description: `${name} for memory tests`,
+    'dist-tags': tags,
+    versions: {
+      [version]: {
+        name,
+        version,
+        dependencies: { 'left-pad': '^1.0.0' },
+        scripts: { postinstall: 'node x.js' },
+        dist: {
+          integrity: `sha512-${createHash('sha512').update(data).digest('base64')}`,
+          shasum: createHash('sha1').update(data).digest('hex'),
+          tarball: `http://elsewhere.example/${file}`,
+        },
+      },
+    },
+    _attachments: { [file]: { content_type: 'application/octet-stream', data: data.toString('base64'), length: data.length } },
+  };
+}
+
+async function publish(r: Running, name: string, version: string, auth?: string): Promise<void> {
+  const headers: Record<string, string> = { ...JSON_CT, ...(auth ? { authorization: auth } : {}) };
+  const res = await fetch(`${r.url}/npm/${name.replace('/', '%2f')}`, { method: 'PUT', headers, body: JSON.stringify(npmDoc(name, version)) });
+  const text = await res.text();
+  if (res.status !== 201) throw new Error(`npm publish ${res.status} ${text}`);
+}
+
+const FORM = '----memory-path-boundary';
+/** A twine-style sdist upload of `project` `version`. */
+async function pypiUpload(r: Running, project: string, version: string, auth?: string): Promise<void> {
+  const data = Buffer.from(`${project} ${version} ${Math.random()}`);
+  const fields: Record<string, string> = {
+    ':action': 'file_upload',
+    protocol_version: '1',
+    name: project,
+    version,
+    filetype: 'sdist',
+    sha256_digest: createHash('sha256').update(data).digest('hex'),
+  };
+  const parts = Object.entries(fields).map(([k, v]) => Buffer.from(`--${FORM}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
+  parts.push(Buffer.from(`--${FORM}\r\nContent-Disposition: form-data; name="content"; filename="${project}-${version}.tar.gz"\r\nContent-Type: application/octet-stream\r\n\r\n`), data, Buffer.from(`\r\n--${FORM}--\r\n`));
+  const headers: Record<string, string> = { 'content-type': `multipart/form-data; boundary=${FORM}`, ...(auth ? { authorization: auth } : {}) };
+  const res = await fetch(`${r.url}/pypi/`, { method: 'POST', headers, body: Buffer.concat(parts) });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`pypi upload ${res.status} ${text}`);
+}
+
+/** Sends a request twice: the two answers must agree; returns the first and how many of the two came from memory. */
+async function twice(t: Test, r: Running, url: string, method: string, headers: Record<string, string>, label: string): Promise<{ first: Seen; fromMemory: number }> {
+  const before0 = await answered(r);
+  const first = await send(url, method, headers);
+  const before = await answered(r);
+  const again = await send(url, method, headers);
+  const after = await answered(r);
+  t.same(again, first, `${label}: same status, headers and body`);
+  return { first, fromMemory: before - before0 + (after - before) };
+}
+
+t.test('npm packuments: the repeat comes from memory and equals the full answer', async (t) => {
+  const r = await startRegistry();
+  t.teardown(() => r.close());
+  await publish(r, 'mem-pkg', '1.0.0');
+  await publish(r, 'mem-pkg', '1.1.0');
+  await publish(r, '@mem/scoped', '2.0.0');
+  let cases = 0;
+  for (const path of ['/npm/mem-pkg', '/npm/mem-pkg/1.0.0', '/npm/mem-pkg/latest', '/npm/@mem%2fscoped', '/npm/@mem/scoped', '/npm/mem-pkg/9.9.9', '/npm/no-such-pkg']) {
+    for (const method of ['GET', 'HEAD']) {
+      for (const accept of [undefined, ABBREVIATED, `application/json, ${ABBREVIATED};q=0.5`, `${ABBREVIATED};q=0`, '*/*']) {
+        const h: Record<string, string> = accept === undefined ? {} : { accept };
+        const label = `${method} ${path} accept=${accept ?? '(none)'}`;
+        const before = await answered(r);
+        const first = await send(r.url + path, method, h);
+        const warmed = await answered(r);
+        const again = await send(r.url + path, method, h);
+        t.same(again, first, `${label}: same status, headers and body`);
+        if (first.status === 200) {
+          t.equal((await answered(r)) - warmed, 1, `${label}: the repeat came from memory`);
+          // A conditional GET gets its 304 the same from memory.
+          const c = await twice(t, r, r.url + path, method, { ...h, 'if-none-match': first.headers.etag! }, `${label} If-None-Match`);
+          t.equal(c.first.status, 304, `${label}: 304`);
+          t.equal(c.first.headers['content-type'], undefined, `${label}: 304 without Content-Type`);
+          t.equal(c.fromMemory, 2, `${label}: both conditional reads from memory`);
+        } else {
+          t.equal((await answered(r)) - before, 0, `${label}: refusals always take the full path`);
+        }
+        cases++;
+      }
+    }
+  }
+  t.equal(cases, 70);
+  const small = await send(`${r.url}/npm/mem-pkg`, 'GET', { accept: ABBREVIATED });
+  t.equal(small.headers['content-type'], `${ABBREVIATED}; charset=utf-8`);
+  t.equal(small.headers.vary, 'Accept');
+  t.equal(small.headers['cache-control'], 'public, max-age=0, must-revalidate');
+  t.ok(small.headers['last-modified']);
+  t.same(Object.keys(JSON.parse(small.body).versions), ['1.0.0', '1.1.0']);
+
+  // ?write=true fetches the revision for an update: never from the cache.
+  const w = await twice(t, r, `${r.url}/npm/mem-pkg?write=true`, 'GET', { accept: ABBREVIATED }, '?write=true');
+  t.equal(w.fromMemory, 0, '?write=true: both reads took the full path');
+  t.equal(w.first.headers['cache-control'], 'private, no-cache');
+  t.ok(JSON.parse(w.first.body)._rev, 'the full document, with its revision');
+
+  // At the root, npm's requests are npm's by their headers: the full path answers them, the same document.
+  const npmHeaders = { 'npm-command': 'install', accept: ABBREVIATED };
+  const root = await twice(t, r, `${r.url}/mem-pkg`, 'GET', npmHeaders, 'root packument');
+  t.equal(root.fromMemory, 0, 'root packuments take the full path');
+  t.equal(root.first.body, small.body, 'the same bytes as under /npm/');
+});
+
+t.test('npm: every local change reaches the very next read from memory', async (t) => {
+  const r = await startRegistry();
+  t.teardown(() => r.close());
+  await publish(r, 'mem-move', '1.0.0');
+  const read = async () => {
+    await send(`${r.url}/npm/mem-move`, 'GET', { accept: ABBREVIATED }); // warm
+    const before = await answered(r);
+    const s = await send(`${r.url}/npm/mem-move`, 'GET', { accept: ABBREVIATED });
+    t.equal((await answered(r)) - before, s.status === 200 ? 1 : 0, 'answered from memory when found');
+    return s;
+  };
+  const version = async () => (await send(`${r.url}/npm/mem-move/latest`, 'GET')).body;
+  t.same(JSON.parse((await read()).body)['dist-tags'], { latest: '1.0.0' });
+  t.equal(JSON.parse(await version()).version, '1.0.0');
+  t.equal(JSON.parse(await version()).version, '1.0.0', 'version by dist-tag from memory');
+
+  await publish(r, 'mem-move', '1.1.0');
+  t.same(Object.keys(JSON.parse((await send(`${r.url}/npm/mem-move`, 'GET', { accept: ABBREVIATED })).body).versions), ['1.0.0', '1.1.0'], 'publish seen at once');
+  t.equal(JSON.parse(await version()).version, '1.1.0', 'latest moved with the publish');
+  t.same(JSON.parse((await read()).body)['dist-tags'], { latest: '1.1.0' });
+
+  const tag = await fetch(`${r.url}/npm/-/package/mem-move/dist-tags/latest`, { method: 'PUT', headers: JSON_CT, body: '"1.0.0"' });
+  t.equal(tag.status, 201);
+  t.same(JSON.parse((await send(`${r.url}/npm/mem-move`, 'GET', { accept: ABBREVIATED })).body)['dist-tags'], { latest: '1.0.0' }, 'dist-tag change seen at once');
+  t.equal(JSON.parse(await version()).version, '1.0.0', 'version by dist-tag follows it');
+
+  const doc = JSON.parse((await send(`${r.url}/npm/mem-move?write=true`, 'GET')).body);
+  const del = await fetch(`${r.url}/npm/mem-move/-rev/${doc._rev}`, { method: 'DELETE' });
+  t.equal(del.status, 200);
+  t.equal((await send(`${r.url}/npm/mem-move`, 'GET', { accept: ABBREVIATED })).status, 404, 'unpublished: 404 at once');
+  t.equal((await read()).status, 404);
+  t.equal((await send(`${r.url}/npm/mem-move/latest`, 'GET')).status, 404);
+});
+
+t.test('links follow the host asked for, on both paths', async (t) => {
+  const r = await startRegistry();
+  t.teardown(() => r.close());
+  await publish(r, 'mem-host', '1.0.0');
+  await pypiUpload(r, 'mem-host', '1.0');
+  const raw = (target: string, host: string) => rawHttp(r.port, { method: 'GET', target, headers: { host, accept: target.startsWith('/npm') ? ABBREVIATED : PEP691 } });
+  const links: Record<string, string> = {};
+  for (const host of ['a.example:4000', 'b.example']) {
+    for (const target of ['/npm/mem-host', '/simple/mem-host/']) {
+      const first = await raw(target, host);
+      const before = await answered(r);
+      const again = await raw(target, host);
+      t.equal((await answered(r)) - before, 1, `${host} ${target}: the repeat came from memory`);
+      t.equal(again.status, 200);
+      const strip = (h: Record<string, string>) => Object.fromEntries(Object.entries(h).filter(([k]) => k !== 'date'));
+      t.same(strip(again.headers), strip(first.headers), `${host} ${target}: same headers`);
+      t.equal(again.body.toString(), first.body.toString(), `${host} ${target}: same body`);
+      const doc = JSON.parse(again.body.toString());
+      links[`${host} ${target}`] = target.startsWith('/npm') ? doc.versions['1.0.0'].dist.tarball : doc.files[0].url;
+    }
+  }
+  t.equal(links['a.example:4000 /npm/mem-host'], 'http://a.example:4000/npm/mem-host/-/mem-host-1.0.0.tgz');
+  t.equal(links['b.example /npm/mem-host'], 'http://b.example/npm/mem-host/-/mem-host-1.0.0.tgz');
+  t.equal(links['a.example:4000 /simple/mem-host/'], 'http://a.example:4000/simple/mem-host/mem-host-1.0.tar.gz');
+  t.equal(links['b.example /simple/mem-host/'], 'http://b.example/simple/mem-host/mem-host-1.0.tar.gz');
+});
+
+t.test('PyPI project pages: the repeat comes from memory and equals the full answer', async (t) => {
+  const r = await startRegistry();
+  t.teardown(() => r.close());
+  await pypiUpload(r, 'Mem_Proj', '1.0');
+  await pypiUpload(r, 'Mem_Proj', '1.1');
+  let cases = 0;
+  for (const path of ['/simple/mem-proj/', '/simple/Mem_Proj/', '/simple/mem-proj', '/simple/mem-proj/?format=application/vnd.pypi.simple.v1+json', '/simple/no-such/']) {
+    for (const method of ['GET', 'HEAD']) {
+      for (const accept of [undefined, PEP691, 'application/vnd.pypi.simple.latest+json', 'application/vnd.pypi.simple.v1+html', 'text/html', `text/html;q=0.5, ${PEP691}`, 'image/png']) {
+        const h: Record<string, string> = accept === undefined ? {} : { accept };
+        const label = `${method} ${path} accept=${accept ?? '(none)'}`;
+        await send(r.url + path, method, h); // fills the cache the full way
+        const { first, fromMemory } = await twice(t, r, r.url + path, method, h, label);
+        const memoryEligible = first.status === 200 && !path.includes('?');
+        t.equal(fromMemory, memoryEligible ? 2 : 0, memoryEligible ? `${label}: from memory` : `${label}: full path (${first.status})`);
+        if (first.status === 200) {
+          const c = await twice(t, r, r.url + path, method, { ...h, 'if-none-match': first.headers.etag! }, `${label} If-None-Match`);
+          t.equal(c.first.status, 304, `${label}: 304`);
+          t.equal(c.first.headers['content-type'], first.headers['content-type'], `${label}: the 304 keeps Content-Type, as before`);
+          t.equal(c.fromMemory, memoryEligible ? 2 : 0, `${label}: conditional reads`);
+        }
+        cases++;
+      }
+    }
+  }
+  t.equal(cases, 70);
+  t.equal((await send(`${r.url}/simple/Mem_Proj/`, 'GET')).status, 301, 'a non-normalised name still redirects');
+
+  // A yank and a new upload are seen by the very next read from memory.
+  const page = async () => JSON.parse((await send(`${r.url}/simple/mem-proj/`, 'GET', { accept: PEP691 })).body);
+  t.equal((await page()).files.find((f: { filename: string }) => f.filename === 'Mem_Proj-1.0.tar.gz').yanked, false);
+  const y = await fetch(`${r.url}/pypi/mem-proj/1.0/yank`, { method: 'POST', body: 'broken' });
+  t.equal(y.status, 200);
+  t.equal((await page()).files.find((f: { filename: string }) => f.filename === 'Mem_Proj-1.0.tar.gz').yanked, 'broken', 'yank seen at once');
+  await pypiUpload(r, 'Mem_Proj', '1.2');
+  t.same((await page()).versions, ['1.0', '1.1', '1.2'], 'upload seen at once');
+  const before = await answered(r);
+  await page();
+  t.equal((await answered(r)) - before, 1, 'and answered from memory again');
+});
+
+t.test('with auth on, npm and PyPI reads from memory keep every refusal', async (t) => {
+  const r = await startAuthRegistry();
+  t.teardown(() => r.close());
+  const alice = basic('alice', USERS.alice);
+  await publish(r, 'sec-pkg', '1.0.0', alice);
+  await pypiUpload(r, 'sec-proj', '1.0', alice);
+  const token = bearer(await mint(r.url, 'alice', USERS.alice, 'read'));
+  for (const [url, accept] of [
+    [`${r.url}/npm/sec-pkg`, ABBREVIATED],
+    [`${r.url}/simple/sec-proj/`, PEP691],
+  ] as const) {
+    for (const auth of [token, alice]) {
+      const { first, fromMemory } = await twice(t, r, url, 'GET', { accept, authorization: auth }, `${url} authorized`);
+      t.equal(first.status, 200);
+      t.equal(first.headers['cache-control'], 'private, max-age=0, must-revalidate', 'private: a login is needed to read');
+      t.ok(fromMemory >= 1, `${url}: the repeat came from memory`);
+    }
+    const before = await answered(r);
+    t.equal((await send(url, 'GET', { accept })).status, 401, 'no credentials: 401');
+    t.equal((await send(url, 'HEAD', { accept })).status, 401, 'HEAD without credentials: 401');
+    t.equal((await send(url, 'GET', { accept, authorization: basic('alice', 'wrong') })).status, 401, 'wrong password: 401');
+    t.equal((await send(url, 'GET', { accept, authorization: 'Digest abc' })).status, 401, 'unsupported scheme: 401');
+    t.equal((await answered(r)) - before, 0, 'none of these was answered from memory');
+  }
+});
+
+t.test('a write by another process is seen within the freshness bound', async (t) => {
+  const a = await startRegistry();
+  t.teardown(() => a.close());
+  const b = await startRegistry({}, a.dir);
+  t.teardown(() => b.close());
+  await publish(a, 'mem-shared', '1.0.0');
+  await pypiUpload(a, 'mem-shared', '1.0');
+  const npmVersions = async () => Object.keys(JSON.parse((await send(`${b.url}/npm/mem-shared`, 'GET', { accept: ABBREVIATED })).body).versions);
+  const pypiVersions = async () => JSON.parse((await send(`${b.url}/simple/mem-shared/`, 'GET', { accept: PEP691 })).body).versions;
+  t.same(await npmVersions(), ['1.0.0']);
+  t.same(await pypiVersions(), ['1.0']);
+  const before = await answered(b);
+  t.same(await npmVersions(), ['1.0.0']);
+  t.same(await pypiVersions(), ['1.0']);
+  t.equal((await answered(b)) - before, 2, 'the other registry answers from memory');
+  await publish(a, 'mem-shared', '1.1.0');
+  await pypiUpload(a, 'mem-shared', '1.1');
+  await new Promise((res) => setTimeout(res, 1100));
+  t.same(await npmVersions(), ['1.0.0', '1.1.0'], 'npm publish elsewhere seen after 1 s');
+  t.same(await pypiVersions(), ['1.0', '1.1'], 'PyPI upload elsewhere seen after 1 s');
 });
