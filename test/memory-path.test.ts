@@ -324,12 +324,16 @@ t.test('npm: every local change reaches the very next read from memory', async (
   t.same(JSON.parse((await send(`${r.url}/npm/mem-move`, 'GET', { accept: ABBREVIATED })).body)['dist-tags'], { latest: '1.0.0' }, 'dist-tag change seen at once');
   t.equal(JSON.parse(await version()).version, '1.0.0', 'version by dist-tag follows it');
 
+  const tgz = `${r.url}/npm/mem-move/-/mem-move-1.0.0.tgz`;
+  t.equal((await send(tgz, 'GET')).status, 200, 'tarball');
+  t.equal((await send(tgz, 'GET')).status, 200, 'tarball again (its package known for a second)');
   const doc = JSON.parse((await send(`${r.url}/npm/mem-move?write=true`, 'GET')).body);
   const del = await fetch(`${r.url}/npm/mem-move/-rev/${doc._rev}`, { method: 'DELETE' });
   t.equal(del.status, 200);
   t.equal((await send(`${r.url}/npm/mem-move`, 'GET', { accept: ABBREVIATED })).status, 404, 'unpublished: 404 at once');
   t.equal((await read()).status, 404);
   t.equal((await send(`${r.url}/npm/mem-move/latest`, 'GET')).status, 404);
+  t.equal((await send(tgz, 'GET')).status, 404, 'its tarball: 404 at once');
 });
 
 t.test('links follow the host asked for, on both paths', async (t) => {
