@@ -1,5 +1,5 @@
-// Reads answered from memory (server.ts answerFromMemory) must be exactly what
-// the full path answers: the first request of each kind fills the caches the
+// Reads answered from memory (server.ts answerFromMemory; docker manifests,
+// npm packuments, PyPI project pages) must be exactly what the full path answers: the first request of each kind fills the caches the
 // full way, the repeat is answered from memory (counted in /metrics), and the
 // two responses must agree in status, headers and body. Then everything that
 // must still reach the full path does: moved and deleted tags, lockouts,
