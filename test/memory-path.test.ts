@@ -363,6 +363,22 @@ t.test('links follow the host asked for, on both paths', async (t) => {
   t.equal(links['b.example /simple/mem-host/'], 'http://b.example/simple/mem-host/mem-host-1.0.tar.gz');
 });
 
+t.test('forwarded host and scheme count on the memory path only from a trusted proxy', async (t) => {
+  for (const trusted of [true, false]) {
+    const r = await startRegistry({ auth: { trusted_proxies: trusted ? ['127.0.0.1', '::1'] : ['10.9.9.9'] } });
+    t.teardown(() => r.close());
+    await publish(r, 'mem-proxy', '1.0.0');
+    const headers = { host: 'inner:4000', 'x-forwarded-host': 'outer.example', 'x-forwarded-proto': 'https', accept: ABBREVIATED };
+    const get = () => rawHttp(r.port, { method: 'GET', target: '/npm/mem-proxy', headers });
+    await get();
+    const before = await answered(r);
+    const again = await get();
+    t.equal((await answered(r)) - before, 1, 'from memory');
+    const want = trusted ? 'https://outer.example' : 'http://inner:4000';
+    t.equal(JSON.parse(again.body.toString()).versions['1.0.0'].dist.tarball, `${want}/npm/mem-proxy/-/mem-proxy-1.0.0.tgz`, trusted ? 'trusted proxy: its host and scheme' : 'untrusted peer: the Host header');
+  }
+});
+
 t.test('PyPI project pages: the repeat comes from memory and equals the full answer', async (t) => {
   const r = await startRegistry();
   t.teardown(() => r.close());
