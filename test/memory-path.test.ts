@@ -8,10 +8,15 @@ import t, { type Test } from 'tap';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { digestOf } from '../src/main/digest.js';
-import { startRegistry, type Running } from './helpers/registry.js';
+import { startRegistry, tempDir, type Running } from './helpers/registry.js';
 import { api, basic, bearer, metric, mint, startAuthRegistry, USERS } from './helpers/auth.js';
 import { DOCKER_MANIFEST, OCI_CONFIG, OCI_MANIFEST, encode } from './helpers/oci-push.js';
 import { rawHttp } from './helpers/raw-http.js';
+import { NpmWorkspace, makePackage } from './helpers/npm-cli.js';
+import { PYTHON, run, writeWheel } from './helpers/pypi-tools.js';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
 
 interface Seen {
   status: number;
@@ -217,18 +222,19 @@ async function publish(r: Running, name: string, version: string, auth?: string)
 
 const FORM = '----memory-path-boundary';
 /** A twine-style sdist upload of `project` `version`. */
-async function pypiUpload(r: Running, project: string, version: string, auth?: string): Promise<void> {
-  const data = Buffer.from(`${project} ${version} ${Math.random()}`);
+async function pypiUpload(r: Running, project: string, version: string, auth?: string, wheel?: { filename: string; data: Buffer }): Promise<void> {
+  const data = wheel?.data ?? Buffer.from(`${project} ${version} ${Math.random()}`);
+  const filename = wheel?.filename ?? `${project}-${version}.tar.gz`;
   const fields: Record<string, string> = {
     ':action': 'file_upload',
     protocol_version: '1',
     name: project,
     version,
-    filetype: 'sdist',
+    filetype: wheel ? 'bdist_wheel' : 'sdist',
     sha256_digest: createHash('sha256').update(data).digest('hex'),
   };
   const parts = Object.entries(fields).map(([k, v]) => Buffer.from(`--${FORM}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
-  parts.push(Buffer.from(`--${FORM}\r\nContent-Disposition: form-data; name="content"; filename="${project}-${version}.tar.gz"\r\nContent-Type: application/octet-stream\r\n\r\n`), data, Buffer.from(`\r\n--${FORM}--\r\n`));
+  parts.push(Buffer.from(`--${FORM}\r\nContent-Disposition: form-data; name="content"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`), data, Buffer.from(`\r\n--${FORM}--\r\n`));
   const headers: Record<string, string> = { 'content-type': `multipart/form-data; boundary=${FORM}`, ...(auth ? { authorization: auth } : {}) };
   const res = await fetch(`${r.url}/pypi/`, { method: 'POST', headers, body: Buffer.concat(parts) });
   const text = await res.text();
@@ -466,4 +472,48 @@ t.test('a write by another process is seen within the freshness bound', async (t
   await new Promise((res) => setTimeout(res, 1100));
   t.same(await npmVersions(), ['1.0.0', '1.1.0'], 'npm publish elsewhere seen after 1 s');
   t.same(await pypiVersions(), ['1.0', '1.1'], 'PyPI upload elsewhere seen after 1 s');
+});
+
+t.test('real clients: npm install and pip download read package documents from memory', async (t) => {
+  const r = await startRegistry();
+  const dir = await tempDir('nora-mem-clients-');
+  t.teardown(async () => {
+    await r.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const ws = new NpmWorkspace(dir, `${r.url}/npm/`);
+  await ws.configure('nra_unused_when_auth_is_off');
+  const pkg = await makePackage(join(dir, 'pkg'), { name: 'mem-cli', version: '1.0.0' }, 'mem-cli-1.0.0');
+  t.equal((await ws.run(['publish'], pkg)).code, 0, 'npm publish');
+  const wheelPath = join(dir, 'mem_wheel-1.0-py3-none-any.whl');
+  await writeWheel(wheelPath, 'mem_wheel', '1.0');
+  await pypiUpload(r, 'mem-wheel', '1.0', undefined, { filename: 'mem_wheel-1.0-py3-none-any.whl', data: await readFile(wheelPath) });
+
+  // The clients' own Accept headers, to render the variants they ask for.
+  await send(`${r.url}/npm/mem-cli`, 'GET', { accept: 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*' });
+  await send(`${r.url}/simple/mem-wheel/`, 'GET', { accept: 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01' });
+  // Reads with a query take the full path, which re-reads the documents: they stay fresh while the clients start.
+  let stop = false;
+  const keepFresh = (async () => {
+    while (!stop) {
+      await send(`${r.url}/npm/mem-cli?fresh=1`, 'GET');
+      await send(`${r.url}/simple/mem-wheel/?fresh=1`, 'GET');
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  })();
+
+  const app = await makePackage(join(dir, 'app'), { name: 'app', version: '0.0.0', private: true }, null);
+  let before = await metric(r.url, 'nora_http_memory_answers_total', 'format="npm"');
+  const install = await ws.run(['install', 'mem-cli', '--no-audit', '--no-fund'], app, join(dir, 'cache-install'));
+  t.equal(install.code, 0, `npm install: ${install.stderr}`);
+  t.equal(createRequire(join(app, 'index.js'))('mem-cli'), 'mem-cli-1.0.0', 'installed and loadable');
+  t.ok((await metric(r.url, 'nora_http_memory_answers_total', 'format="npm"')) - before >= 1, "npm's packument read came from memory");
+
+  before = await metric(r.url, 'nora_http_memory_answers_total', 'format="pypi"');
+  const dl = await run(PYTHON, ['-m', 'pip', 'download', '--no-deps', '--no-cache-dir', '--disable-pip-version-check', '--index-url', `${r.url}/simple/`, '-d', join(dir, 'dl'), 'mem-wheel']);
+  t.equal(dl.code, 0, `pip download: ${dl.stderr}`);
+  t.same(await readdir(join(dir, 'dl')), ['mem_wheel-1.0-py3-none-any.whl'], 'the wheel');
+  t.ok((await metric(r.url, 'nora_http_memory_answers_total', 'format="pypi"')) - before >= 1, "pip's project page read came from memory");
+  stop = true;
+  await keepFresh;
 });
