@@ -59,7 +59,7 @@ export class AnswerCache<S> {
   /** per document and variant: the answer and the revision it was rendered from */
   private readonly answers: LRUCache<string, { rev: string; answer: Answer }>;
   /** document reads in progress, shared by the requests waiting on them */
-  private readonly reads = new Map<string, Promise<Loaded<S> | null>>();
+  private readonly reads = new Map<string, Promise<Loaded<S>>>();
   /** bumped by every invalidation; a read begun before one must not be remembered */
   private generation = 0;
   private readonly freshMs: number;
@@ -79,14 +79,13 @@ export class AnswerCache<S> {
   }
 
   /**
-   * The full path's answer: reads the document (load resolves null, or
-   * throws, when there is nothing to answer), then reuses the answer rendered
+   * The full path's answer: reads the document (load throws the error to
+   * render when there is nothing to answer), then reuses the answer rendered
    * from this revision or renders and keeps it.
    */
-  async answer(doc: string, variant: string, load: () => Promise<Loaded<S> | null>, render: (state: S) => Answer): Promise<Answer | null> {
+  async answer(doc: string, variant: string, load: () => Promise<Loaded<S>>, render: (state: S) => Answer): Promise<Answer> {
     const g = this.generation;
     const loaded = await this.read(doc, load);
-    if (loaded === null) return null;
     const current = g === this.generation;
     if (current) this.docs.set(doc, { rev: loaded.rev, at: performance.now() });
     const key = `${doc}\n${variant}`;
@@ -104,7 +103,7 @@ export class AnswerCache<S> {
     this.reads.delete(doc);
   }
 
-  private read(doc: string, load: () => Promise<Loaded<S> | null>): Promise<Loaded<S> | null> {
+  private read(doc: string, load: () => Promise<Loaded<S>>): Promise<Loaded<S>> {
     let p = this.reads.get(doc);
     if (p === undefined) {
       p = load();

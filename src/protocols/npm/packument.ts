@@ -156,7 +156,7 @@ export function createPackuments(ctx: Context, store: NpmStore) {
       return sendMemoryResponse(reply, respond(a, req));
     }
     const a = await cache.answer(name, variantKey(v, base), load(name), (state) => render(base, state, v, shared));
-    sendMemoryResponse(reply, respond(a!, req));
+    sendMemoryResponse(reply, respond(a, req));
   }
 
   return {

@@ -192,7 +192,7 @@ export function createSimpleIndex(ctx: Context, store: PypiStore) {
       const fmt = format(req);
       const base = ctx.linkBase(req);
       const a = await cache.answer(norm, `${fmt.type}\n${base}`, load(norm), (s) => renderProject(ctx, base, s, fmt));
-      sendMemoryResponse(reply, respond(a!, req));
+      sendMemoryResponse(reply, respond(a, req));
     },
 
     /** A project page from memory (see Protocol.cached): only at its normalised URL, without a query. */
