@@ -52,7 +52,7 @@ export class ClientIp {
     return this.resolveFrom(req.ip, req.headers['x-forwarded-for'], req.headers['x-real-ip']);
   }
 
-  resolveFrom(peerAddr: string, xff: string | undefined, real: string | undefined): string {
+  private resolveFrom(peerAddr: string, xff: string | undefined, real: string | undefined): string {
     const peer = normalize(peerAddr);
     if (this.empty) return peer;
     if ((xff === undefined && real === undefined) || !this.isTrusted(peer)) return peer;
