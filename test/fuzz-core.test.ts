@@ -7,7 +7,7 @@ import { resolve, sep } from 'node:path';
 import { parseDigest } from '../src/main/digest.js';
 import { parseRange } from '../src/main/http/range.js';
 import { checkKey, InvalidKey, MAX_KEY_LENGTH } from '../src/main/storage/keys.js';
-import { LocalStorage } from '../src/main/storage/local.js';
+import { LocalDriver } from '../src/main/storage/drivers/local.js';
 import { buildConfig, ConfigError, CONFIG_SCHEMA } from '../src/main/config.js';
 import { parseAuthorization } from '../src/main/auth/credentials.js';
 import { parseHtpasswd } from '../src/main/auth/htpasswd.js';
@@ -83,14 +83,14 @@ t.test('Range: agrees with an RFC 9110 model; accepted ranges always lie inside 
 
 t.test('storage keys: no accepted key leaves the root or reaches tmp/', async (t) => {
   const root = resolve('/srv/nora-keys-root');
-  const storage = new LocalStorage(root);
+  const storage = new LocalDriver(root);
   const key = fc.oneof(
     trickyString(20),
     fc.array(fc.oneof(fc.constantFrom('..', '.', '', 'tmp', 'a', '..\\..', '%2e%2e', '\0'), fc.stringMatching(/^[a-z.]{1,5}$/)), { maxLength: 8 }).map((s) => s.join('/')),
     fc.string({ unit: 'binary', maxLength: 64 }),
     fc.constant('a'.repeat(MAX_KEY_LENGTH + 1)),
   );
-  check(t, 'checkKey / LocalStorage.path',
+  check(t, 'checkKey / LocalDriver.path',
     fc.property(key, (k) => {
       let p: string;
       try {

@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestOf, parseDigest } from '../src/main/digest.js';
-import { LocalStorage } from '../src/main/storage/local.js';
+import { LocalDriver } from '../src/main/storage/drivers/local.js';
 import { BlobStore } from '../src/main/storage/blobs.js';
 import { verifyBlobs } from '../src/main/maintenance/verify.js';
 import { spawnRegistry, tempDir, type Child } from './helpers/registry.js';
@@ -166,7 +166,7 @@ t.test(`${KILLS} SIGKILLs during writes lose nothing acknowledged and leave noth
     const tokTmp = (await readdir(tokensDir)).filter((n) => !n.endsWith('.json'));
     if (tokTmp.length) problems.push(`token temp files: ${tokTmp.join(', ')}`);
     // Every stored blob hashes to its name (a torn blob would not).
-    const v = await verifyBlobs(new BlobStore(new LocalStorage(storagePath)));
+    const v = await verifyBlobs(new BlobStore(new LocalDriver(storagePath)));
     if (v.bad.length) problems.push(`blobs not matching their digest: ${v.bad.map((b) => b.digest).join(', ')}`);
     // Every tag names a revision of its repo, whose bytes are stored; every metadata file parses.
     const walk = async (d: string): Promise<string[]> => {

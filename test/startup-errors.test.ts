@@ -9,7 +9,7 @@ import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { CLI, freePort, spawnRegistry, tempDir } from './helpers/registry.js';
-import { makeDirs } from '../src/main/storage/make-dirs.js';
+import { makeDirs } from '../src/main/storage/drivers/make-dirs.js';
 
 interface Run {
   status: number | null;

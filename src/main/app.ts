@@ -1,7 +1,7 @@
 // Wires one registry together: storage, auth gate, protocols, server. A
 // registry owns its state (metrics, log level, caches, connection policy), so
 // a process may run several.
-import { LocalStorage } from './storage/local.js';
+import { contentDriver } from './storage/factory.js';
 import { BlobStore } from './storage/blobs.js';
 import { createGate } from './auth/index.js';
 import { publicUrl, tlsEnabled, type Config } from './config.js';
@@ -23,15 +23,12 @@ export interface Registry extends ServerHandle {
 export async function createRegistry(config: Config): Promise<Registry> {
   const log = new Logger(config.log.level);
   const metrics = new Metrics();
-  const storage = new LocalStorage(config.storage.path);
-  await storage.init().catch((e: Error) => {
-    throw new Error(`storage directory ${storage.root} cannot be used (${e.message}); set storage.path / NORA_STORAGE_PATH`);
-  });
-  // Before anything is served, every temp file is a dead process's: an upload
-  // session (sessions live in memory) or a write a crash interrupted. Only a
-  // running `nora gc` owns files here now (gc-*), and resolves them itself.
-  // One registry process per storage directory, as with NORA.
-  const swept = await storage.sweepTemp(0, (name) => name.startsWith('gc-'));
+  const storage = await contentDriver(config);
+  // Before anything is served, every writer is a dead process's: an upload
+  // session (sessions live in memory) or a write a crash interrupted; a
+  // conditional delete a crash interrupted is undone. One registry process
+  // per storage directory, as with NORA.
+  const swept = await storage.sweep(0);
   if (swept) log.info('removed temp files left by an earlier run', { count: swept });
   const gate = await createGate(config, { log, metrics });
   const links = new LinkBase(config.server.public_url, new ClientIp(config.auth.trusted_proxies), () => ctx.baseUrl, tlsEnabled(config) ? 'https' : 'http');

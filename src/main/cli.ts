@@ -139,10 +139,9 @@ async function gc(args: string[]): Promise<void> {
     else usage(`gc: unexpected argument "${args[i]}"`);
   }
   const config = await readConfig();
-  const { LocalStorage } = await import('./storage/local.js');
+  const { contentDriver } = await import('./storage/factory.js');
   const { collectGarbage } = await import('./maintenance/gc.js');
-  const storage = new LocalStorage(config.storage.path);
-  const r = await collectGarbage(storage, {
+  const r = await collectGarbage(await contentDriver(config), {
     dryRun,
     graceMs: graceSecs * 1000,
     tempMaxAgeMs: config.docker.upload_session_ttl_secs * 1000,
@@ -162,10 +161,10 @@ async function verify(args: string[]): Promise<void> {
     else usage(`verify: unexpected argument "${a}"`);
   }
   const config = await readConfig();
-  const { LocalStorage } = await import('./storage/local.js');
+  const { contentDriver } = await import('./storage/factory.js');
   const { BlobStore } = await import('./storage/blobs.js');
   const { verifyBlobs } = await import('./maintenance/verify.js');
-  const r = await verifyBlobs(new BlobStore(new LocalStorage(config.storage.path)), {
+  const r = await verifyBlobs(new BlobStore(await contentDriver(config)), {
     quarantine,
     onBad: (b) => process.stdout.write(`MISMATCH ${b.digest} computed ${b.computed} size ${b.size}${b.movedTo ? ` quarantined to ${b.movedTo}` : ''}\n`),
   });

@@ -22,7 +22,7 @@ export interface Config {
     tls_reload_secs: number;
     http_redirect_port: number;
   };
-  storage: { mode: 'local'; path: string };
+  storage: { mode: 'local' | 'memory'; path: string };
   auth: {
     enabled: boolean;
     anonymous_read: boolean;
@@ -78,7 +78,7 @@ const SCHEMA: Record<string, Record<string, KeySpec>> = {
     http_redirect_port: { kind: 'int', env: 'NORA_HTTP_REDIRECT_PORT', min: 0, max: 65535 },
   },
   storage: {
-    mode: { kind: 'enum', env: 'NORA_STORAGE_MODE', values: ['local'] },
+    mode: { kind: 'enum', env: 'NORA_STORAGE_MODE', values: ['local', 'memory'] },
     path: { kind: 'string', env: 'NORA_STORAGE_PATH', check: (v) => (v === '' ? 'must not be empty' : undefined) },
   },
   auth: {

@@ -2,7 +2,7 @@
 // access a request needs, the handler, and its own error shape.
 import type { Config } from './config.js';
 import type { MemoryResponse, ReadView, Reply, Req } from './http/types.js';
-import type { LocalStorage } from './storage/local.js';
+import type { StorageDriver } from './storage/driver.js';
 import type { BlobStore } from './storage/blobs.js';
 import type { AuthGate } from './auth/gate.js';
 import type { Logger } from './log.js';
@@ -45,7 +45,7 @@ export interface Protocol {
 /** Shared services handed to each protocol factory. */
 export interface Context {
   config: Config;
-  storage: LocalStorage;
+  storage: StorageDriver;
   blobs: BlobStore;
   gate: AuthGate;
   /** the configured base URL: public_url, else http://host:port */

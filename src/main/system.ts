@@ -28,7 +28,7 @@ export function systemProtocol(ctx: Context): Protocol {
           status: reachable ? 'healthy' : 'degraded',
           version: ctx.version,
           uptime_seconds: Math.floor((Date.now() - started) / 1000),
-          storage: { backend: ctx.config.storage.mode, reachable },
+          storage: { backend: ctx.storage.name, reachable },
           auth: { enabled: ctx.config.auth.enabled },
         });
       } else if (req.path === '/ready') {

@@ -14,6 +14,7 @@ import { Htpasswd } from './htpasswd.js';
 import { Lockout } from './lockout.js';
 import { TokenService } from './token-service.js';
 import { TokenStore } from './token-store.js';
+import { tokenDriver } from '../storage/factory.js';
 
 export async function createGate(config: Config, { log, metrics }: { log: Logger; metrics: Metrics }): Promise<AuthGate> {
   if (!config.auth.enabled) return new OpenGate();
@@ -23,7 +24,7 @@ export async function createGate(config: Config, { log, metrics }: { log: Logger
     if (/\/0$/.test(p.trim())) log.warn('auth.trusted_proxies trusts every peer: clients can choose their IP for lockout', { entry: p });
   }
   const htpasswd = await Htpasswd.load(a.htpasswd_file, log);
-  const store = new TokenStore(a.token_storage, log);
+  const store = new TokenStore(await tokenDriver(config), log);
   await store.init();
   const pool = await HashPool.create(a.hash_workers, metrics);
   const lockout = new Lockout();

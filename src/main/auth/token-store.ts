@@ -1,15 +1,12 @@
-// API tokens on disk: one JSON file per token, <id>.json in token_storage,
-// in NORA's format (so an existing NORA token directory keeps working). Only
-// an Argon2id hash of the token is stored. Files are 0600 in a 0700 directory
-// and always replaced atomically; operations on one id are serialised so a
-// last_used flush can never resurrect a token that was just revoked.
-import { chmod, readdir, readFile, unlink } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+// API tokens: one JSON object per token, <id>.json, in NORA's format (so an
+// existing NORA token directory keeps working), through a storage driver (on
+// local disk: files 0600 in a 0700 directory, see storage/factory.ts). Only
+// an Argon2id hash of the token is stored. Objects are always replaced
+// atomically; operations on one id are serialised so a last_used flush can
+// never resurrect a token that was just revoked.
 import type { Role } from './types.js';
 import { log as processLog, type Logger } from '../log.js';
-import { fsyncDir } from '../storage/local.js';
-import { makeDirs } from '../storage/make-dirs.js';
-import { TEMP_SUFFIX, writeFileAtomic } from './atomic-file.js';
+import type { StorageDriver } from '../storage/driver.js';
 import { TOKEN_ID_RE } from './token-format.js';
 
 const FLUSH_MS = 30_000;
@@ -79,7 +76,6 @@ function parseRecord(id: string, text: string): StoredToken {
 }
 
 export class TokenStore {
-  readonly dir: string;
   /** Bumped on every removal: a verification that started before one is not cached. */
   epoch = 0;
   private readonly pending = new Map<string, number>();
@@ -87,23 +83,13 @@ export class TokenStore {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    dir: string,
+    private readonly storage: StorageDriver,
     private readonly log: Logger = processLog,
-  ) {
-    this.dir = resolve(dir);
-  }
+  ) {}
 
-  /** Creates the directory (0700) and removes temp files a crash left behind. */
+  /** Removes temp files a crash left behind and starts the last_used flush. */
   async init(): Promise<void> {
-    try {
-      await makeDirs(this.dir, 0o700);
-      await chmod(this.dir, 0o700);
-      for (const name of await readdir(this.dir)) {
-        if (name.endsWith(TEMP_SUFFIX)) await unlink(join(this.dir, name)).catch(() => {});
-      }
-    } catch (e) {
-      throw new Error(`token directory ${this.dir} cannot be used (${(e as Error).message}); set auth.token_storage / NORA_AUTH_TOKEN_STORAGE`);
-    }
+    await this.storage.sweep(0);
     this.timer = setInterval(() => void this.flush(), FLUSH_MS);
     this.timer.unref();
   }
@@ -126,15 +112,14 @@ export class TokenStore {
   /** The token with this id, or null if there is none; throws TokenStoreError if it cannot be read. */
   async read(id: string): Promise<StoredToken | null> {
     if (!TOKEN_ID_RE.test(id)) return null;
-    let text: string;
+    let got;
     try {
-      text = await readFile(join(this.dir, `${id}.json`), 'utf8');
+      got = await this.storage.get(`${id}.json`);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return null;
-      throw new TokenStoreError(`token file ${id}.json cannot be read (${code ?? e})`);
+      throw new TokenStoreError(`token file ${id}.json cannot be read (${(e as NodeJS.ErrnoException).code ?? e})`);
     }
-    const rec = parseRecord(id, text);
+    if (got === null) return null;
+    const rec = parseRecord(id, got.data.toString('utf8'));
     const queued = this.pending.get(id);
     if (queued !== undefined && (rec.last_used === null || queued > rec.last_used)) rec.last_used = queued;
     return rec;
@@ -143,9 +128,7 @@ export class TokenStore {
   /** Writes a new token file; false if the id is already taken. */
   async create(id: string, rec: TokenRecord): Promise<boolean> {
     return this.withLock(id, async () => {
-      if ((await this.read(id)) !== null) return false;
-      await writeFileAtomic(this.dir, `${id}.json`, serialize(rec));
-      return true;
+      return (await this.storage.put(`${id}.json`, serialize(rec), { ifAbsent: true })) !== null;
     });
   }
 
@@ -153,13 +136,13 @@ export class TokenStore {
   async replace(id: string, rec: TokenRecord): Promise<void> {
     await this.withLock(id, async () => {
       if ((await this.read(id)) === null) return;
-      await writeFileAtomic(this.dir, `${id}.json`, serialize(rec));
+      await this.storage.put(`${id}.json`, serialize(rec));
     });
   }
 
   /** Ids of the stored tokens, or of those whose id starts with `prefix` (files are not read). */
   async ids(prefix = ''): Promise<string[]> {
-    return (await readdir(this.dir)).filter((n) => FILE_RE.test(n) && n.startsWith(prefix)).map((n) => n.slice(0, 16));
+    return (await this.storage.list('')).names.filter((n) => FILE_RE.test(n) && n.startsWith(prefix)).map((n) => n.slice(0, 16));
   }
 
   /** Every readable token, newest first; unreadable files are skipped with a warning. */
@@ -190,14 +173,7 @@ export class TokenStore {
     return this.withLock(id, async () => {
       this.epoch++;
       this.pending.delete(id);
-      try {
-        await unlink(join(this.dir, `${id}.json`));
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-        throw e;
-      }
-      await fsyncDir(this.dir);
-      return true;
+      return this.storage.delete(`${id}.json`);
     });
   }
 
@@ -214,16 +190,12 @@ export class TokenStore {
     for (const [id, when] of batch) {
       try {
         await this.withLock(id, async () => {
-          let text: string;
-          try {
-            text = await readFile(join(this.dir, `${id}.json`), 'utf8');
-          } catch {
-            return; // revoked meanwhile
-          }
-          const rec = parseRecord(id, text);
+          const got = await this.storage.get(`${id}.json`).catch(() => null);
+          if (!got) return; // revoked meanwhile
+          const rec = parseRecord(id, got.data.toString('utf8'));
           if (rec.last_used !== null && rec.last_used >= when) return;
           rec.last_used = when;
-          await writeFileAtomic(this.dir, `${id}.json`, serialize(rec));
+          await this.storage.put(`${id}.json`, serialize(rec));
         });
       } catch (e) {
         this.log.warn('token last_used not written', { token_prefix: id, error: (e as Error).message });

@@ -1,7 +1,7 @@
 // Serves one stored object over HTTP with the validators and partial-content
 // support package clients rely on: ETag / If-None-Match (304), Range (206/416)
 // guarded by If-Range, HEAD. The body streams from positional reads.
-import type { ObjectReader } from '../storage/types.js';
+import type { ObjectReader } from '../storage/driver.js';
 import type { Reply, Req } from './types.js';
 import { parseRange } from './range.js';
 

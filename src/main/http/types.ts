@@ -1,7 +1,6 @@
 // The small request/response interface protocol handlers see. Handlers never
 // touch uWebSockets.js directly, so a format is testable over any front end.
 import type { Readable } from 'node:stream';
-import type { FileHandle } from 'node:fs/promises';
 import type { Identity } from '../auth/types.js';
 
 /**
@@ -57,13 +56,13 @@ export class BodyTooLarge extends Error {
   }
 }
 
-/** What sendFile reads from: a FileHandle or a storage ObjectReader. */
+/** What sendFile reads from: a storage ObjectReader (a FileHandle fits too). */
 export interface PositionalReader {
   read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
 }
 
 export interface FileSlice {
-  handle: FileHandle | PositionalReader;
+  handle: PositionalReader;
   /** first byte offset in the file */
   start: number;
   /** number of bytes to send */

@@ -3,7 +3,7 @@
 // file name or in content) and Subresource Integrity strings (npm's
 // "sha512-<base64>"). Over-matching only keeps a blob that could have been
 // deleted; under-matching would delete one still in use, so the scan errs wide.
-import { createReadStream } from 'node:fs';
+import type { StorageDriver } from '../storage/driver.js';
 
 const HEX_RUN = /(?<![0-9a-fA-F])(?:[0-9a-fA-F]{128}|[0-9a-fA-F]{64})(?![0-9a-fA-F])/g;
 const SRI = /(sha256|sha512)-([A-Za-z0-9+/]{43}=|[A-Za-z0-9+/]{86}==)/g;
@@ -21,12 +21,23 @@ export function scanText(text: string, into: Set<string>): void {
   }
 }
 
-/** Scans a whole file, streaming, so a big one costs no more memory than a small one. */
-export async function scanFile(path: string, into: Set<string>): Promise<void> {
-  let carry = '';
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-    const text = carry + (chunk as Buffer).toString('latin1');
-    scanText(text, into);
-    carry = text.slice(-OVERLAP);
+const CHUNK = 1 << 20;
+
+/** Scans a whole object, chunk by chunk, so a big one costs no more memory than a small one; an absent one names nothing. */
+export async function scanObject(storage: StorageDriver, key: string, into: Set<string>, buf = Buffer.allocUnsafe(CHUNK)): Promise<void> {
+  const reader = await storage.reader(key);
+  if (!reader) return;
+  try {
+    let carry = '';
+    for (let pos = 0; pos < reader.size; ) {
+      const { bytesRead } = await reader.read(buf, 0, Math.min(buf.length, reader.size - pos), pos);
+      if (bytesRead === 0) break;
+      pos += bytesRead;
+      const text = carry + buf.toString('latin1', 0, bytesRead);
+      scanText(text, into);
+      carry = text.slice(-OVERLAP);
+    }
+  } finally {
+    await reader.close();
   }
 }

@@ -1,21 +1,17 @@
 // Content-addressed blob store shared by every format: blobs/<alg>/<2 hex>/<hex>.
-// Bytes are hashed while they stream to a temp file and only a verified file
-// is renamed into place, so a stored blob always matches its digest.
-import { createWriteStream } from 'node:fs';
-import { link, lstat, mkdir, rename, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+// Bytes are hashed while they stream into a storage writer and only verified
+// content is committed under its digest, so a stored blob always matches it.
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Hash } from 'node:crypto';
-import { newHash, type Algorithm, type Digest } from '../digest.js';
-import { fsyncDir, type LocalStorage } from './local.js';
-import type { ObjectReader } from './types.js';
+import { newHash, parseDigest, type Algorithm, type Digest } from '../digest.js';
+import type { ObjectInfo, ObjectReader, ObjectWriter, StorageDriver } from './driver.js';
 import { VerifyingReader } from './verifying-reader.js';
 import { log as processLog, type Logger } from '../log.js';
 
 export { BlobCorrupt } from './verifying-reader.js';
 
-/** Where `nora verify --quarantine` and failed reads move corrupt blobs: <root>/quarantine/<alg>/<hex>.<ms>. */
+/** Where `nora verify --quarantine` and failed reads move corrupt blobs: quarantine/<alg>/<hex>.<ms>. */
 export const QUARANTINE = 'quarantine';
 
 export class DigestMismatch extends Error {
@@ -31,6 +27,15 @@ export class SizeLimitExceeded extends Error {
 
 export function blobKey(d: Digest): string {
   return `blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}`;
+}
+
+/** The blob a key holds, or null for anything that is not blobs/<alg>/<2 hex>/<hex>. */
+export function blobAt(key: string): Digest | null {
+  const parts = key.split('/');
+  if (parts.length !== 4 || parts[0] !== 'blobs') return null;
+  const [, alg, prefix, hex] = parts as [string, string, string, string];
+  const d = parseDigest(`${alg}:${hex}`);
+  return d && prefix.length === 2 && hex.startsWith(prefix) ? d : null;
 }
 
 /** A transform that hashes (sha256, plus the expected algorithm) and counts bytes, with a size cap. */
@@ -64,80 +69,66 @@ const MAX_VERIFIED = 100_000;
 
 export class BlobStore {
   /**
-   * digest → identity of the stored file last hashed clean in this process.
+   * digest → version of the stored object last hashed clean in this process.
    * A Map in least-recently-used order, not an LRUCache: that would allocate
    * its whole capacity (~3 MB, ~10 ms) at start-up; this grows with use.
    */
   private readonly verified = new Map<string, string>();
 
   constructor(
-    readonly storage: LocalStorage,
+    readonly storage: StorageDriver,
     private readonly log: Logger = processLog,
   ) {}
 
-  stat(d: Digest) {
+  stat(d: Digest): Promise<ObjectInfo | null> {
     return this.storage.stat(blobKey(d));
   }
 
   /**
-   * A reader over the blob, or null. Until this process has seen the file hash
-   * clean, the reader checks it while serving (see VerifyingReader); a file
-   * that fails is moved to quarantine/ so it is never served again and a
+   * A reader over the blob, or null. Until this process has seen this version
+   * hash clean, the reader checks it while serving (see VerifyingReader); a
+   * blob that fails is moved to quarantine/ so it is never served again and a
    * re-push can store a good copy.
    */
   async open(d: Digest): Promise<ObjectReader | null> {
-    const reader = await this.storage.openRead(blobKey(d));
+    const reader = await this.storage.reader(blobKey(d));
     if (!reader) return null;
-    const id = reader.identity;
-    if (id !== undefined && this.verified.get(d.value) === id) {
+    const version = reader.version;
+    if (this.verified.get(d.value) === version) {
       this.verified.delete(d.value);
-      this.verified.set(d.value, id);
+      this.verified.set(d.value, version);
       return reader;
     }
     return new VerifyingReader(
       reader,
       d,
       () => {
-        if (id === undefined) return;
-        this.verified.set(d.value, id);
+        this.verified.set(d.value, version);
         if (this.verified.size > MAX_VERIFIED) this.verified.delete(this.verified.keys().next().value!);
       },
       async (actual) => {
         this.verified.delete(d.value);
         this.log.error('stored blob failed verification; moved to quarantine', { digest: d.value, computed: actual });
-        await this.quarantine(d, id).catch((e) => this.log.error('quarantine failed', { digest: d.value, error: String(e) }));
+        await this.quarantine(d, version).catch((e) => this.log.error('quarantine failed', { digest: d.value, error: String(e) }));
       },
     );
   }
 
   /**
-   * Moves a blob aside to quarantine/. With `identity`, only that very file
-   * (same device and inode) is moved: if a good copy replaced it meanwhile,
-   * the good copy is put back. Returns the quarantined path, or null.
+   * Moves a blob aside to quarantine/. With `version`, only that very version
+   * is moved: if a good copy replaced it meanwhile, the good copy stays.
+   * Returns the quarantine key, or null.
    */
-  async quarantine(d: Digest, identity?: string): Promise<string | null> {
-    const src = this.storage.path(blobKey(d));
-    const dest = join(this.storage.root, QUARANTINE, d.algorithm, `${d.hex}.${Date.now()}`);
-    await mkdir(dirname(dest), { recursive: true });
-    try {
-      await rename(src, dest);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
+  async quarantine(d: Digest, version?: string): Promise<string | null> {
+    const key = blobKey(d);
+    const v = version ?? (await this.storage.stat(key))?.version;
+    if (v === undefined) return null;
+    const dest = `${QUARANTINE}/${d.algorithm}/${d.hex}.${Date.now()}`;
+    if (!(await this.storage.copy(key, dest))) return null;
+    if (!(await this.storage.delete(key, { ifMatch: v }))) {
+      await this.storage.delete(dest);
+      return null;
     }
-    if (identity !== undefined) {
-      const s = await lstat(dest);
-      const [dev, ino] = identity.split(':');
-      if (String(s.dev) !== dev || String(s.ino) !== ino) {
-        await link(dest, src).catch((e: NodeJS.ErrnoException) => {
-          if (e.code !== 'EEXIST') throw e;
-        });
-        await unlink(dest);
-        return null;
-      }
-    }
-    await fsyncDir(dirname(src));
-    await fsyncDir(dirname(dest));
     return dest;
   }
 
@@ -148,49 +139,49 @@ export class BlobStore {
   async put(source: Readable, expected: Digest | null, limit = Infinity): Promise<PutResult> {
     const algs: Algorithm[] = expected ? ['sha256', expected.algorithm] : ['sha256'];
     const counter = new HashingCounter(algs, limit);
-    const tmp = this.storage.tempPath('blob');
+    const writer = await this.storage.writer('blob');
     try {
-      await pipeline(source, counter, createWriteStream(tmp, { flags: 'wx', flush: true }));
-      return await this.commitHashed(tmp, counter, expected);
+      await pipeline(source, counter, writer.append());
+      return await this.commitHashed(writer, counter, expected);
     } catch (e) {
-      await unlink(tmp).catch(() => {});
+      await writer.cancel();
       throw e;
     }
   }
 
-  /** Moves an already hashed temp file into place (used by resumable uploads). */
-  async commitHashed(tmp: string, counter: HashingCounter, expected: Digest | null): Promise<PutResult> {
+  /** Commits an already hashed writer (used by resumable uploads); cancels it on a mismatch. */
+  async commitHashed(writer: ObjectWriter, counter: HashingCounter, expected: Digest | null): Promise<PutResult> {
     const alg = expected?.algorithm ?? 'sha256';
     const actual = counter.digest(alg);
     if (expected && actual !== expected.value) {
-      await unlink(tmp).catch(() => {});
+      await writer.cancel();
       throw new DigestMismatch(expected.value, actual);
     }
     const d = expected ?? { algorithm: alg, hex: actual.slice(alg.length + 1), value: actual };
-    const created = await this.adopt(tmp, d);
+    const created = await this.adopt(writer, d);
     return { digest: d.value, size: counter.bytes, created };
   }
 
   /**
-   * Moves a verified temp file into place as blob `d`. When the blob is
-   * already stored, the temp file is dropped and the stored copy's mtime
-   * refreshed (so a concurrent `nora gc` keeps it); if the stored copy vanished
-   * in between, this one takes its place. True when this file was used.
+   * Commits a verified writer as blob `d`. When the blob is already stored,
+   * the writer is dropped and the stored copy touched (so a concurrent
+   * `nora gc` keeps it); if the stored copy vanished in between, this one
+   * takes its place. True when this writer's bytes were used.
    */
-  async adopt(tmp: string, d: Digest): Promise<boolean> {
+  async adopt(writer: ObjectWriter, d: Digest): Promise<boolean> {
     const key = blobKey(d);
-    if (await this.storage.refresh(key)) {
-      await unlink(tmp).catch(() => {});
+    if (await this.storage.touch(key)) {
+      await writer.cancel();
       return false;
     }
-    await this.storage.commitTemp(tmp, key);
+    await writer.commit(key);
     return true;
   }
 
   async putBuffer(data: Buffer, d: Digest): Promise<void> {
     const key = blobKey(d);
-    if (await this.storage.refresh(key)) return;
-    await this.storage.writeAtomic(key, data);
+    if (await this.storage.touch(key)) return;
+    await this.storage.put(key, data);
   }
 
   delete(d: Digest): Promise<boolean> {

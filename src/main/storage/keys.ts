@@ -19,3 +19,8 @@ export function checkKey(key: string): string {
   }
   return key;
 }
+
+/** A list or walk prefix: a key, or '' for the whole store. */
+export function checkPrefix(prefix: string): string {
+  return prefix === '' ? prefix : checkKey(prefix);
+}

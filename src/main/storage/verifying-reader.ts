@@ -8,7 +8,7 @@
 // is hashed at most about once per process.
 import type { Hash } from 'node:crypto';
 import { newHash, type Digest } from '../digest.js';
-import type { ObjectReader } from './types.js';
+import type { ObjectReader } from './driver.js';
 
 /** Stored bytes do not hash to their digest. */
 export class BlobCorrupt extends Error {
@@ -40,8 +40,8 @@ export class VerifyingReader implements ObjectReader {
   get size(): number {
     return this.inner.size;
   }
-  get identity(): string | undefined {
-    return this.inner.identity;
+  get version(): string {
+    return this.inner.version;
   }
 
   async prepare(start: number, length: number): Promise<void> {

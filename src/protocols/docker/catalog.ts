@@ -25,7 +25,7 @@ export function createCatalog(ctx: Context) {
   async function collect(want: number, last: string | undefined): Promise<string[]> {
     const out: string[] = [];
     const visit = async (dirKey: string, name: string): Promise<void> => {
-      const children = (await storage.list(dirKey, { dirsOnly: true })).names;
+      const children = (await storage.list(dirKey, { prefixesOnly: true })).names;
       if (name !== '' && children.includes('_manifests') && (last === undefined || compareNames(name, last) > 0)) {
         out.push(name);
       }

@@ -17,7 +17,7 @@ export async function hasBlob(ctx: Context, name: string, d: Digest): Promise<bo
 
 /** Links a stored blob into `name` (idempotent). */
 export async function linkBlob(ctx: Context, name: string, d: Digest): Promise<void> {
-  await ctx.storage.createExclusive(layerLinkKey(name, d), '');
+  await ctx.storage.put(layerLinkKey(name, d), '', { ifAbsent: true });
 }
 
 /** Removes `name`'s link; false when there was none. */

@@ -70,8 +70,8 @@ export class ManifestStore {
     let p = this.tagReads.get(key);
     if (p === undefined) {
       const g = this.generation;
-      p = this.storage.readSmall(tagKey(name, tag)).then((raw) => {
-        const d = raw ? parseDigest(raw.toString('utf8').trim()) : null;
+      p = this.storage.get(tagKey(name, tag)).then((got) => {
+        const d = got ? parseDigest(got.data.toString('utf8').trim()) : null;
         if (d && g === this.generation) this.tags.set(key, d.value);
         return d;
       });
@@ -90,9 +90,9 @@ export class ManifestStore {
     const hit = this.metas.get(key);
     if (hit) return hit;
     const g = this.generation;
-    const raw = await this.storage.readSmall(revisionKey(name, d));
-    if (!raw) return null;
-    const meta = JSON.parse(raw.toString('utf8')) as ManifestMeta;
+    const got = await this.storage.get(revisionKey(name, d));
+    if (!got) return null;
+    const meta = JSON.parse(got.data.toString('utf8')) as ManifestMeta;
     if (g === this.generation) this.metas.set(key, meta);
     return meta;
   }
@@ -122,7 +122,7 @@ export class ManifestStore {
   async content(d: Digest): Promise<Buffer | null> {
     const hit = this.contents.get(d.value);
     if (hit) return hit;
-    const raw = await this.storage.readSmall(blobKey(d));
+    const raw = (await this.storage.get(blobKey(d)))?.data;
     if (!raw) return null;
     // Checked once per cache fill (a manifest is small): rotted bytes are never served.
     const actual = digestOf(raw, d.algorithm);
@@ -167,7 +167,7 @@ export class ManifestStore {
       await this.writeIfChanged(referrerKey(name, opts.subject, digest), JSON.stringify(opts.referrer));
     }
     if (opts.tag !== undefined) {
-      // writeAtomic renames a complete temp file over the old one: concurrent
+      // put replaces the whole object atomically: concurrent
       // pushes of one tag leave whichever renamed last, never a mixture.
       await this.writeIfChanged(tagKey(name, opts.tag), digest.value);
       this.invalidate(this.tags, `${name}\n${opts.tag}`);
@@ -176,9 +176,9 @@ export class ManifestStore {
 
   /** Re-pushes are common (every client retries, CI re-tags): skip the fsync'd write when nothing changes. */
   private async writeIfChanged(key: string, data: string): Promise<void> {
-    const old = await this.storage.readSmall(key);
-    if (old && old.toString('utf8') === data) return;
-    await this.storage.writeAtomic(key, data);
+    const old = await this.storage.get(key);
+    if (old && old.data.toString('utf8') === data) return;
+    await this.storage.put(key, data);
   }
 
   /** Removes one tag; false when it did not exist. */
@@ -200,8 +200,8 @@ export class ManifestStore {
     for (;;) {
       const page = await this.storage.list(tagsPrefix(name), { after, limit: 1000 });
       await mapLimit(page.names, IO_CONCURRENCY, async (tag) => {
-        const raw = await this.storage.readSmall(tagKey(name, tag));
-        if (raw && raw.toString('utf8').trim() === d.value) await this.deleteTag(name, tag);
+        const got = await this.storage.get(tagKey(name, tag));
+        if (got && got.data.toString('utf8').trim() === d.value) await this.deleteTag(name, tag);
       });
       if (!page.more) break;
       after = page.names[page.names.length - 1];
@@ -221,7 +221,7 @@ export class ManifestStore {
   }
 
   async readReferrer(name: string, subject: Digest, entry: string): Promise<Record<string, unknown> | null> {
-    const raw = await this.storage.readSmall(`${referrersPrefix(name, subject)}/${entry}`);
-    return raw ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : null;
+    const got = await this.storage.get(`${referrersPrefix(name, subject)}/${entry}`);
+    return got ? (JSON.parse(got.data.toString('utf8')) as Record<string, unknown>) : null;
   }
 }

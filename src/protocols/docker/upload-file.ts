@@ -1,17 +1,16 @@
-// The bytes of one upload session: a temp file plus live hashes of everything
-// in it. A chunk is streamed straight to disk while it is hashed, so memory
-// stays flat whatever the blob size; if the chunk fails half way (client gone,
-// size cap, disk error) the file is cut back and the hashes restored, so the
-// session only ever reflects whole, accepted chunks.
-import { createReadStream } from 'node:fs';
-import { FileAppender } from '../../main/storage/file-appender.js';
-import { open, truncate, unlink } from 'node:fs/promises';
+// The bytes of one upload session: a storage writer plus live hashes of
+// everything in it. A chunk is streamed straight to storage while it is hashed,
+// so memory stays flat whatever the blob size; if the chunk fails half way
+// (client gone, size cap, disk error) the writer is cut back and the hashes
+// restored, so the session only ever reflects whole, accepted chunks.
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { once } from 'node:events';
 import type { Hash } from 'node:crypto';
 import { newHash, type Algorithm } from '../../main/digest.js';
 import { HashingCounter, SizeLimitExceeded } from '../../main/storage/blobs.js';
+import type { ObjectWriter, StorageDriver } from '../../main/storage/driver.js';
+import { releaseBodyChunk } from '../../main/http/body-chunks.js';
 
 /** A chunk's body was not as long as its Content-Range said. */
 export class ChunkLengthMismatch extends Error {
@@ -26,22 +25,29 @@ export class ChunkLengthMismatch extends Error {
 
 const WRITE_HIGH_WATER = 1 << 20;
 
+const VERIFY_CHUNK = 1 << 20;
+
 export class UploadFile {
   size = 0;
   private hashes = new Map<Algorithm, Hash>();
+  private w: ObjectWriter | null = null;
 
   /** Hashes of `algorithms` (sha256 always) are kept up to date as chunks arrive. */
   constructor(
-    readonly path: string,
+    private readonly storage: StorageDriver,
     algorithms: Algorithm[] = [],
   ) {
     for (const a of new Set<Algorithm>(['sha256', ...algorithms])) this.hashes.set(a, newHash(a));
   }
 
-  /** Creates the empty file; it must not exist yet. */
+  /** Opens the (empty) writer. */
   async create(): Promise<void> {
-    const fh = await open(this.path, 'wx', 0o600);
-    await fh.close();
+    this.w = await this.storage.writer('upload');
+  }
+
+  get writer(): ObjectWriter {
+    if (!this.w) throw new Error('upload writer not created');
+    return this.w;
   }
 
   /**
@@ -56,15 +62,15 @@ export class UploadFile {
     const saved = new Map([...this.hashes].map(([a, h]) => [a, h.copy()] as const));
     const counter = new HashingCounter([], exact === undefined ? limit : Math.min(limit, exact));
     for (const [a, h] of this.hashes) counter.hashes.set(a, h);
-    // Opened 'r+' (not 'a') so a file removed under us fails instead of silently restarting at 0.
-    const out = new FileAppender(this.path, before, WRITE_HIGH_WATER);
+    // A writer cancelled or swept under us fails (WriterGone) instead of silently restarting at 0.
+    const out = this.writer.append({ highWaterMark: WRITE_HIGH_WATER, release: releaseBodyChunk });
     try {
       await pipeline(body, counter, out);
       if (exact !== undefined && counter.bytes !== exact) throw new ChunkLengthMismatch(exact, counter.bytes);
     } catch (e) {
       if (!out.closed) await once(out, 'close').catch(() => {});
       this.hashes = saved;
-      await truncate(this.path, before).catch(() => {});
+      await this.writer.truncate(before).catch(() => {});
       if (e instanceof SizeLimitExceeded && exact !== undefined && exact <= limit) throw new ChunkLengthMismatch(exact, null);
       throw e;
     }
@@ -75,7 +81,7 @@ export class UploadFile {
   /**
    * A counter for BlobStore.commitHashed holding the digest in `algorithm`.
    * Uses copies of the live hashes (the session stays usable); an algorithm
-   * that was not hashed live is computed by streaming the file once.
+   * that was not hashed live is computed by reading the upload back once.
    */
   async counterFor(algorithm: Algorithm): Promise<HashingCounter> {
     const counter = new HashingCounter([]);
@@ -85,23 +91,29 @@ export class UploadFile {
       counter.hashes.set(algorithm, live.copy());
     } else {
       const h = newHash(algorithm);
-      for await (const chunk of createReadStream(this.path, { highWaterMark: WRITE_HIGH_WATER })) h.update(chunk as Buffer);
+      const reader = await this.writer.reader();
+      try {
+        const buf = Buffer.allocUnsafe(Math.min(VERIFY_CHUNK, Math.max(1, this.size)));
+        for (let pos = 0; pos < this.size; ) {
+          const { bytesRead } = await reader.read(buf, 0, Math.min(buf.length, this.size - pos), pos);
+          if (bytesRead === 0) break;
+          h.update(buf.subarray(0, bytesRead));
+          pos += bytesRead;
+        }
+      } finally {
+        await reader.close();
+      }
       counter.hashes.set(algorithm, h);
     }
     return counter;
   }
 
-  /** Flushes the file's data to disk before it is renamed into the store. */
-  async sync(): Promise<void> {
-    const fh = await open(this.path, 'r+');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+  /** Keeps the writer from the sweep of abandoned ones. */
+  touch(): Promise<void> {
+    return this.w ? this.w.touch() : Promise.resolve();
   }
 
   async remove(): Promise<void> {
-    await unlink(this.path).catch(() => {});
+    await this.w?.cancel().catch(() => {});
   }
 }

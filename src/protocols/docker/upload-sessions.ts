@@ -3,7 +3,7 @@
 // client, expired when idle, and used by one request at a time.
 import { randomUUID } from 'node:crypto';
 import type { Algorithm } from '../../main/digest.js';
-import type { LocalStorage } from '../../main/storage/local.js';
+import type { StorageDriver } from '../../main/storage/driver.js';
 import type { Metrics } from '../../main/metrics.js';
 import type { Logger } from '../../main/log.js';
 import { UploadFile } from './upload-file.js';
@@ -48,7 +48,7 @@ export class UploadSessions {
   private sweeping = false;
 
   constructor(
-    private readonly storage: LocalStorage,
+    private readonly storage: StorageDriver,
     private readonly limits: SessionLimits,
     private readonly log: Logger,
     metrics: Metrics,
@@ -74,7 +74,7 @@ export class UploadSessions {
   async create(name: string, clientIp: string, algorithms: Algorithm[] = []): Promise<UploadSession> {
     if (this.sessions.size >= this.limits.maxSessions) throw new TooManySessions(false);
     if ((this.perClient.get(clientIp) ?? 0) >= this.limits.maxPerClient) throw new TooManySessions(true);
-    const s = new UploadSession(randomUUID(), name, clientIp, new UploadFile(this.storage.tempPath('upload'), algorithms));
+    const s = new UploadSession(randomUUID(), name, clientIp, new UploadFile(this.storage, algorithms));
     // Counted before the await so concurrent POSTs cannot overshoot the limits.
     this.add(s);
     try {
@@ -147,13 +147,13 @@ export class UploadSessions {
   }
 
   /**
-   * Temp files nobody touched for a whole TTL are garbage (a crash, an earlier
-   * run). Live sessions' files are touched first so an idle-but-valid session
-   * whose last write is old is never swept.
+   * Writers nobody touched for a whole TTL are garbage (a crash, an earlier
+   * run). Live sessions' writers are touched first so an idle-but-valid
+   * session whose last write is old is never swept.
    */
   private async sweepOrphans(): Promise<void> {
-    for (const s of this.sessions.values()) await this.storage.touch(s.file.path);
-    const removed = await this.storage.sweepTemp(this.limits.ttlMs);
+    for (const s of this.sessions.values()) await s.file.touch();
+    const removed = await this.storage.sweep(this.limits.ttlMs);
     if (removed) this.log.info('removed stale temp files', { count: removed });
   }
 

@@ -10,6 +10,7 @@ import type { Context } from '../../main/protocol.js';
 import type { Reply, Req } from '../../main/http/types.js';
 import type { Algorithm, Digest } from '../../main/digest.js';
 import { DigestMismatch, SizeLimitExceeded } from '../../main/storage/blobs.js';
+import { WriterGone } from '../../main/storage/driver.js';
 import { oci } from './errors.js';
 import { HttpError, methodNotAllowed } from '../../main/errors.js';
 import { checkDigest, checkName } from './names.js';
@@ -93,7 +94,7 @@ export async function createUploads(ctx: Context) {
     } catch (e) {
       if (e instanceof SizeLimitExceeded) throw tooLarge(s);
       if (e instanceof ChunkLengthMismatch) throw oci('SIZE_INVALID', e.message);
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      if (e instanceof WriterGone) {
         await sessions.close(s);
         throw unknownUpload(s.uuid);
       }
@@ -110,10 +111,9 @@ export async function createUploads(ctx: Context) {
   async function finish(s: UploadSession, d: Digest): Promise<string> {
     let committed = false;
     try {
-      await s.file.sync();
       const counter = await s.file.counterFor(d.algorithm);
       if (s.closed) throw unknownUpload(s.uuid);
-      const result = await ctx.blobs.commitHashed(s.file.path, counter, d);
+      const result = await ctx.blobs.commitHashed(s.file.writer, counter, d);
       committed = true;
       await linkBlob(ctx, s.name, d);
       return result.digest;
@@ -123,7 +123,7 @@ export async function createUploads(ctx: Context) {
       }
       throw e;
     } finally {
-      // Verified or not, a finished session is over (commitHashed moved or removed its file).
+      // Verified or not, a finished session is over (commitHashed committed or cancelled its writer).
       await sessions.close(s, !committed);
     }
   }

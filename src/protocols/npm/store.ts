@@ -3,7 +3,9 @@
 // atomically. Tarballs live in the shared blob store under their sha512 (the
 // digest npm's `dist.integrity` names), so the stored key is the integrity the
 // client checks. Every read-modify-write of one package runs under a
-// per-package lock, so concurrent publishes of different versions all land.
+// per-package lock, and is written only if the document is unchanged since it
+// was read (compare-and-swap; on a conflict with another process it runs
+// again), so concurrent publishes of different versions all land.
 import { createHash } from 'node:crypto';
 import type { Context } from '../../main/protocol.js';
 import { KeyedLock } from '../../main/keyed-lock.js';
@@ -63,6 +65,8 @@ export function emptyState(name: string, now: string): PackageState {
 }
 
 const stateKey = (name: string) => `npm/${name}/package.json`;
+/** tries of one update against writers in other processes */
+const MAX_ATTEMPTS = 5;
 
 type Listener = (name: string, state: PackageState | null) => void;
 
@@ -77,12 +81,16 @@ export class NpmStore {
   }
 
   async read(name: string): Promise<PackageState | null> {
-    const buf = await this.ctx.storage.readSmall(stateKey(name));
-    if (!buf) return null;
+    return (await this.load(name))?.state ?? null;
+  }
+
+  private async load(name: string): Promise<{ state: PackageState; version: string } | null> {
+    const got = await this.ctx.storage.get(stateKey(name));
+    if (!got) return null;
     try {
-      const s = JSON.parse(buf.toString('utf8')) as PackageState;
+      const s = JSON.parse(got.data.toString('utf8')) as PackageState;
       if (s.name !== name || typeof s.versions !== 'object') throw new Error('unexpected shape');
-      return s;
+      return { state: s, version: got.version };
     } catch (e) {
       // Refuse to overwrite what we cannot read: a corrupt document is reported, never replaced.
       this.ctx.log.error('npm: corrupt package metadata', { name, error: String(e) });
@@ -96,29 +104,39 @@ export class NpmStore {
    */
   async update<T>(name: string, fn: (s: PackageState | null) => Promise<{ state?: PackageState | null; result: T }>): Promise<T> {
     return this.lock.run(name, async () => {
-      const current = await this.read(name);
-      const { state, result } = await fn(current);
-      if (state === undefined) return result;
-      if (state === null) {
-        await this.ctx.storage.delete(stateKey(name));
-        await this.ctx.storage.deleteTree(`npm/${name}`);
-      } else {
-        state.rev = (current?.rev ?? 0) + 1;
-        state.modified = new Date().toISOString();
-        await this.ctx.storage.writeAtomic(stateKey(name), JSON.stringify(state));
+      for (let attempt = 1; ; attempt++) {
+        const got = await this.load(name);
+        const current = got?.state ?? null;
+        const { state, result } = await fn(current);
+        if (state === undefined) return result;
+        let written: boolean;
+        if (state === null) {
+          written = got === null || (await this.ctx.storage.delete(stateKey(name), { ifMatch: got.version }));
+          if (written) await this.ctx.storage.deletePrefix(`npm/${name}`);
+        } else {
+          state.rev = (current?.rev ?? 0) + 1;
+          state.modified = new Date().toISOString();
+          const cond = got ? { ifMatch: got.version } : { ifAbsent: true as const };
+          written = (await this.ctx.storage.put(stateKey(name), JSON.stringify(state), cond)) !== null;
+        }
+        if (!written) {
+          // Another process changed the document since it was read: decide again on what it wrote.
+          if (attempt < MAX_ATTEMPTS) continue;
+          throw new HttpError('CONFLICT', `${name} is being changed concurrently; try again`);
+        }
+        for (const l of this.listeners) l(name, state);
+        return result;
       }
-      for (const l of this.listeners) l(name, state);
-      return result;
     });
   }
 
   /** Every hosted package name (scoped ones included). */
   async names(): Promise<string[]> {
     const out: string[] = [];
-    const top = await this.ctx.storage.list('npm', { dirsOnly: true });
+    const top = await this.ctx.storage.list('npm', { prefixesOnly: true });
     for (const entry of top.names) {
       if (entry.startsWith('@')) {
-        const inner = await this.ctx.storage.list(`npm/${entry}`, { dirsOnly: true });
+        const inner = await this.ctx.storage.list(`npm/${entry}`, { prefixesOnly: true });
         for (const n of inner.names) if (parseName(`${entry}/${n}`)) out.push(`${entry}/${n}`);
       } else if (parseName(entry)) {
         out.push(entry);

@@ -1,5 +1,7 @@
 // Hosted project state: one small JSON document per project at
-// pypi/<normalized>/project.json, written atomically under a per-project lock.
+// pypi/<normalized>/project.json, written atomically under a per-project lock
+// and only if unchanged since it was read (compare-and-swap; on a conflict
+// with another process the update runs again).
 // Distribution files and extracted wheel METADATA are blobs in the shared
 // content-addressed store, keyed by sha256 (the hash the simple index
 // publishes), so a stored file always matches the digest clients verify.
@@ -32,6 +34,8 @@ export interface ProjectState {
 }
 
 const key = (norm: string) => `pypi/${norm}/project.json`;
+/** tries of one update against writers in other processes */
+const MAX_ATTEMPTS = 5;
 
 type Listener = (norm: string, state: ProjectState) => void;
 
@@ -46,13 +50,17 @@ export class PypiStore {
   }
 
   async read(norm: string): Promise<ProjectState | null> {
+    return (await this.load(norm))?.state ?? null;
+  }
+
+  private async load(norm: string): Promise<{ state: ProjectState; version: string } | null> {
     if (!isNormalized(norm)) return null;
-    const buf = await this.ctx.storage.readSmall(key(norm));
-    if (!buf) return null;
+    const got = await this.ctx.storage.get(key(norm));
+    if (!got) return null;
     try {
-      const s = JSON.parse(buf.toString('utf8')) as ProjectState;
+      const s = JSON.parse(got.data.toString('utf8')) as ProjectState;
       if (s.normalized !== norm || typeof s.files !== 'object') throw new Error('unexpected shape');
-      return s;
+      return { state: s, version: got.version };
     } catch (e) {
       // Never overwrite what cannot be read: report it instead.
       this.ctx.log.error('pypi: corrupt project metadata', { project: norm, error: String(e) });
@@ -63,12 +71,20 @@ export class PypiStore {
   /** Runs `fn` under the project's lock; a returned state is written, undefined leaves it. */
   async update<T>(norm: string, fn: (s: ProjectState | null) => Promise<{ state?: ProjectState; result: T }>): Promise<T> {
     return this.lock.run(norm, async () => {
-      const { state, result } = await fn(await this.read(norm));
-      if (state) {
-        await this.ctx.storage.writeAtomic(key(norm), JSON.stringify(state));
-        for (const l of this.listeners) l(norm, state);
+      for (let attempt = 1; ; attempt++) {
+        const got = await this.load(norm);
+        const { state, result } = await fn(got?.state ?? null);
+        if (state) {
+          const cond = got ? { ifMatch: got.version } : { ifAbsent: true as const };
+          if ((await this.ctx.storage.put(key(norm), JSON.stringify(state), cond)) === null) {
+            // Another process changed the document since it was read: decide again on what it wrote.
+            if (attempt < MAX_ATTEMPTS) continue;
+            throw new HttpError('CONFLICT', `${norm} is being changed concurrently; try again`);
+          }
+          for (const l of this.listeners) l(norm, state);
+        }
+        return result;
       }
-      return result;
     });
   }
 
@@ -77,7 +93,7 @@ export class PypiStore {
     const out: string[] = [];
     let after: string | undefined;
     for (;;) {
-      const page = await this.ctx.storage.list('pypi', { dirsOnly: true, after, limit: 1000 });
+      const page = await this.ctx.storage.list('pypi', { prefixesOnly: true, after, limit: 1000 });
       out.push(...page.names.filter(isNormalized));
       if (!page.more) return out;
       after = page.names[page.names.length - 1];

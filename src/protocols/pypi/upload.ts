@@ -1,13 +1,14 @@
 // twine's legacy upload API: a multipart POST with `:action=file_upload`,
 // `name`, `version`, the file in `content` and its digests. The file streams to
-// a temp file while sha256/md5 (and BLAKE2b-256 when announced) are computed;
-// only after every check passes is it moved into the blob store and recorded.
+// a storage writer while sha256/md5 (and BLAKE2b-256 when announced) are
+// computed; only after every check passes is it committed into the blob store
+// and recorded.
 // A file name, once stored, is immutable (409, which `twine --skip-existing`
 // understands).
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, unlink, type FileHandle } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import type { ObjectReader, ObjectWriter } from '../../main/storage/driver.js';
 import type { Context } from '../../main/protocol.js';
 import { BodyTooLarge, type Reply, type Req } from '../../main/http/types.js';
 import { parseDigest } from '../../main/digest.js';
@@ -24,21 +25,24 @@ const FIELD_LIMIT = 16 * 1024 * 1024;
 const BLAKE_SLICE = 64 * 1024;
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9.+!_-]{0,127}$/;
 
-/** The uploaded distribution, on its way to a temp file. */
+/** The uploaded distribution, on its way into a storage writer. */
 class UploadFile implements PartSink {
   readonly sha256: Hash = createHash('sha256');
   readonly md5: Hash = createHash('md5');
   blake: Blake2b | null;
   size = 0;
-  private closed = false;
+  private readonly out: Writable;
+  private readonly done: Promise<void>;
 
-  private constructor(readonly path: string, private readonly fh: FileHandle, withBlake: boolean) {
+  private constructor(readonly writer: ObjectWriter, withBlake: boolean) {
     this.blake = withBlake ? new Blake2b(32) : null;
+    this.out = writer.append();
+    this.done = finished(this.out);
+    this.done.catch(() => {}); // seen by write()/end()
   }
 
   static async create(ctx: Context, withBlake: boolean): Promise<UploadFile> {
-    const path = ctx.storage.tempPath('pypi');
-    return new UploadFile(path, await open(path, 'wx', 0o644), withBlake);
+    return new UploadFile(await ctx.storage.writer('pypi'), withBlake);
   }
 
   async write(chunk: Buffer): Promise<void> {
@@ -52,24 +56,26 @@ class UploadFile implements PartSink {
         if (i + BLAKE_SLICE < chunk.length) await new Promise((r) => setImmediate(r));
       }
     }
-    let off = 0;
-    while (off < chunk.length) off += (await this.fh.write(chunk, off, chunk.length - off)).bytesWritten;
+    // The parser may reuse the chunk's memory once this returns: wait until it is written.
+    await new Promise<void>((resolve, reject) => {
+      this.out.write(chunk, (e) => (e ? reject(e) : resolve()));
+    });
   }
 
   async end(): Promise<void> {
-    await this.fh.sync();
-    await this.close();
+    this.out.end();
+    await this.done;
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.fh.close();
+  /** Positional reads of the whole upload (wheel METADATA, a late BLAKE2b). */
+  reader(): Promise<ObjectReader> {
+    return this.writer.reader();
   }
 
   async discard(): Promise<void> {
-    await this.close().catch(() => {});
-    await unlink(this.path).catch(() => {});
+    this.out.destroy();
+    await this.done.catch(() => {});
+    await this.writer.cancel();
   }
 }
 
@@ -90,9 +96,21 @@ function checkHex(field: string, value: string | undefined, length: number): str
   return v;
 }
 
-async function blake2OfFile(path: string): Promise<string> {
+async function blake2Of(file: UploadFile): Promise<string> {
   const h = new Blake2b(32);
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  const reader = await file.reader();
+  try {
+    const buf = Buffer.allocUnsafe(BLAKE_SLICE);
+    for (let pos = 0; pos < reader.size; ) {
+      const { bytesRead } = await reader.read(buf, 0, Math.min(buf.length, reader.size - pos), pos);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+      pos += bytesRead;
+      await new Promise((r) => setImmediate(r));
+    }
+  } finally {
+    await reader.close();
+  }
   return h.digest().toString('hex');
 }
 
@@ -175,18 +193,21 @@ export function createUpload(ctx: Context, store: PypiStore) {
         if (wantMd5 && wantMd5 !== md5) throw new HttpError('BAD_REQUEST', `md5_digest does not match the uploaded ${fname}`);
         let blake: string | undefined;
         if (wantBlake) {
-          blake = upload.blake ? upload.blake.digest().toString('hex') : await blake2OfFile(upload.path);
+          blake = upload.blake ? upload.blake.digest().toString('hex') : await blake2Of(upload);
           if (blake !== wantBlake) throw new HttpError('BAD_REQUEST', `blake2_256_digest does not match the uploaded ${fname}`);
         }
         if (upload.size === 0) throw new HttpError('BAD_REQUEST', `${fname} is empty`);
 
         let metadata: { data: Buffer; requiresPython: string | null } | null = null;
         if (fname.toLowerCase().endsWith('.whl')) {
+          const reader = await upload.reader();
           try {
-            metadata = await wheelMetadata(upload.path, norm);
+            metadata = await wheelMetadata(reader, norm);
           } catch (e) {
             if (e instanceof WheelError) throw new HttpError('BAD_REQUEST', `invalid wheel ${fname}: ${e.message}`);
             throw e;
+          } finally {
+            await reader.close();
           }
         }
 
@@ -197,7 +218,7 @@ export function createUpload(ctx: Context, store: PypiStore) {
           // the record that names them is written last.
           const digest = parseDigest(`sha256:${sha256}`)!;
           // An identical stored file is refreshed, not rewritten (and stays safe from a concurrent gc).
-          await ctx.blobs.adopt(upload.path, digest);
+          await ctx.blobs.adopt(upload.writer, digest);
           committed = true;
           let metaRecord: FileRecord['metadata'];
           if (metadata) {

@@ -1,10 +1,10 @@
 // A Writable that writes into an existing file from a given offset, gathering
 // queued chunks into one writev. It opens the file 'r+' (a file removed
-// meanwhile fails instead of being re-created at 0) and, once a chunk is on
-// disk, gives request-body chunks back for reuse: nobody else holds them then.
+// meanwhile fails with WriterGone instead of being re-created at 0) and, once
+// a chunk is on disk, hands it to `release` (request-body slots are reused).
 import { Writable } from 'node:stream';
 import { open, type FileHandle } from 'node:fs/promises';
-import { releaseBodyChunk } from '../http/body-chunks.js';
+import { WriterGone } from '../driver.js';
 
 type Callback = (error?: Error | null) => void;
 
@@ -16,16 +16,22 @@ export class FileAppender extends Writable {
     private readonly path: string,
     start: number,
     highWaterMark: number,
+    private readonly release: ((chunk: Buffer) => void) | undefined,
+    /** told the new end after every write */
+    private readonly onWritten: (end: number) => void,
   ) {
     super({ highWaterMark });
     this.pos = start;
   }
 
   override _construct(cb: Callback): void {
-    open(this.path, 'r+').then((fh) => {
-      this.fh = fh;
-      cb();
-    }, cb);
+    open(this.path, 'r+').then(
+      (fh) => {
+        this.fh = fh;
+        cb();
+      },
+      (e: NodeJS.ErrnoException) => cb(e.code === 'ENOENT' ? new WriterGone() : e),
+    );
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, cb: Callback): void {
@@ -49,7 +55,8 @@ export class FileAppender extends Writable {
       }
     };
     write().then(() => {
-      for (const b of bufs) releaseBodyChunk(b);
+      this.onWritten(this.pos);
+      if (this.release) for (const b of bufs) this.release(b);
       cb();
     }, cb);
   }

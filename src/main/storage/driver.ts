@@ -1,0 +1,144 @@
+// The one interface every module stores and reads through, shaped for a disk
+// and an object store alike (after CNCF distribution's StorageDriver and zot's
+// Driver). Keys are '/'-separated relative names, checked in keys.ts before a
+// driver sees them; no filesystem path crosses this interface.
+//
+// How each call maps onto the drivers:
+//   local disk      temp file + fsync + rename + directory fsync; hard links for copy
+//   memory (tests)  a Map of immutable buffers
+//   S3 (next)       PutObject with If-None-Match: * / If-Match, multipart uploads
+//                   for writers, ranged GETs behind readers, CopyObject, ListObjectsV2
+//                   with continuation, DeleteObjects by prefix
+import type { Writable } from 'node:stream';
+
+export interface ObjectInfo {
+  size: number;
+  /** last write or touch, ms since the epoch (gc's grace period reads it) */
+  modifiedMs: number;
+  /** opaque; changes whenever the object is written or touched (an ETag for CAS) */
+  version: string;
+}
+
+/**
+ * Positional reads of one version of one object. A disk driver reads straight
+ * into the caller's buffer (downloads read into a small shared pool); an object
+ * store serves sequential reads from one ranged GET stream and opens another
+ * only on a jump (see ranged-reader.ts), so both suit the same download loop.
+ */
+export interface ObjectReader {
+  readonly size: number;
+  /** the version being read, to tell a replaced object from the one read before */
+  readonly version: string;
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  close(): Promise<void>;
+  /**
+   * Called before bytes [start, start + length) are served. A reader that
+   * checks content (blobs against their digest) may read ahead and throw here,
+   * before any response header is out.
+   */
+  prepare?(start: number, length: number): Promise<void>;
+}
+
+export interface AppendOptions {
+  highWaterMark?: number;
+  /** called with each chunk once the driver no longer needs it (request-body slots are reused) */
+  release?: (chunk: Buffer) => void;
+}
+
+/**
+ * A streaming write that nobody sees until commit (distribution's FileWriter;
+ * an S3 multipart upload). Cancel, a crash or an expired sweep leaves nothing.
+ */
+export interface ObjectWriter {
+  /** bytes accepted so far */
+  readonly size: number;
+  /**
+   * A stream appending at `size`; `size` advances by what it wrote once it
+   * finishes. One append at a time. Fails with WriterGone once cancelled or swept.
+   */
+  append(opts?: AppendOptions): Writable;
+  /**
+   * Rolls back a failed append: drops everything after `size`, which must be
+   * the size before that append (an S3 writer keeps the open part's bytes, so
+   * it can re-upload that part; a file is simply truncated).
+   */
+  truncate(size: number): Promise<void>;
+  /**
+   * Positional reads of everything appended so far (no append may run
+   * meanwhile): a wheel's zip directory, a digest in a second algorithm. An
+   * object store may finish its upload into a hidden staging object to serve
+   * this, and copy it on commit.
+   */
+  reader(): Promise<ObjectReader>;
+  /** Marks the writer as in use so a sweep of abandoned writers leaves it alone. */
+  touch(): Promise<void>;
+  /** Makes the bytes durable and visible at `key`, replacing what was there. */
+  commit(key: string): Promise<void>;
+  cancel(): Promise<void>;
+}
+
+/** Preconditions of a write: create-if-absent, or replace-if-unchanged. */
+export type Condition = { ifAbsent: true } | { ifMatch: string };
+
+export interface ListOptions {
+  /** only names sorting after this one */
+  after?: string;
+  limit?: number;
+  /** only names that have something below them (directories on disk, common prefixes in S3) */
+  prefixesOnly?: boolean;
+}
+
+export interface ListPage {
+  /** last segments of the keys and prefixes directly under the prefix, in byte order */
+  names: string[];
+  /** true when more names follow the last one returned */
+  more: boolean;
+}
+
+export interface ObjectEntry extends ObjectInfo {
+  key: string;
+}
+
+export interface StorageDriver {
+  /** "local", "memory", ... for /health */
+  readonly name: string;
+  stat(key: string): Promise<ObjectInfo | null>;
+  reader(key: string): Promise<ObjectReader | null>;
+  /** A whole small object (metadata documents), or null when absent. */
+  get(key: string): Promise<{ data: Buffer; version: string } | null>;
+  /**
+   * Writes a small object atomically. With a condition, returns null (and
+   * writes nothing) when it does not hold; else the new version.
+   */
+  put(key: string, data: string | Buffer, condition?: Condition): Promise<string | null>;
+  /** A new writer; `tag` names it for operators (e.g. "upload", "blob"). */
+  writer(tag: string): Promise<ObjectWriter>;
+  /** Server-side copy (local: a hard link); false when src does not exist. */
+  copy(src: string, dst: string): Promise<boolean>;
+  /** Sets modifiedMs to now (a new version); false when absent. */
+  touch(key: string): Promise<boolean>;
+  /** False when absent, or (with ifMatch) when the object changed meanwhile. */
+  delete(key: string, opts?: { ifMatch?: string }): Promise<boolean>;
+  /** Removes every key below prefix. */
+  deletePrefix(prefix: string): Promise<void>;
+  /** One level below a prefix, sorted, paginated by after/limit. */
+  list(prefix: string, opts?: ListOptions): Promise<ListPage>;
+  /** Every object below a prefix (all levels), in key order. */
+  walk(prefix: string): AsyncIterable<ObjectEntry>;
+  /**
+   * Removes writers untouched for maxAgeMs (all of them at 0: start-up) and
+   * finishes whatever a crash interrupted; returns how many writers (with
+   * dryRun, only counts them).
+   */
+  sweep(maxAgeMs: number, opts?: { dryRun?: boolean }): Promise<number>;
+  /** Write/read probe for /ready and /health. */
+  probe(): Promise<boolean>;
+}
+
+/** The writer was cancelled or swept while in use. */
+export class WriterGone extends Error {
+  readonly code = 'ENOENT';
+  constructor() {
+    super('storage writer no longer exists');
+  }
+}

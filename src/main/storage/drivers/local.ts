@@ -1,0 +1,500 @@
+// Local disk driver. Every write goes to a temp file (in <root>/tmp, or beside
+// its target in a private store), is fsynced, renamed into place, and the
+// directory is fsynced, so a crash at any instant leaves the old or the new
+// object, never a torn one; temp files a crash left are swept at start-up.
+// The one module besides config and htpasswd readers that touches node:fs
+// for stored data.
+import { constants } from 'node:fs';
+import { chmod, link, lstat, mkdir, open, readdir, rename, rm, stat, truncate, unlink, utimes } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { KeyedLock } from '../../keyed-lock.js';
+import { checkKey, checkPrefix } from '../keys.js';
+import { WriterGone, type AppendOptions, type Condition, type ListOptions, type ListPage, type ObjectEntry, type ObjectInfo, type ObjectReader, type ObjectWriter, type StorageDriver } from '../driver.js';
+import { FileAppender } from './file-appender.js';
+import { makeDirs } from './make-dirs.js';
+
+const TMP = 'tmp';
+/** Prefix of objects moved aside by a conditional delete (the key follows, base64url). */
+const ASIDE = 'del-';
+/** A conditional delete takes milliseconds: an aside file older than this is a crash's leftover. */
+const ASIDE_STALE_MS = 60_000;
+const DEFAULT_HIGH_WATER = 1 << 20;
+
+function isMissing(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, constants.O_RDONLY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+const versionOf = (s: Stats) => `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}`;
+const rand = () => `${Date.now()}-${randomBytes(8).toString('hex')}`;
+
+export interface LocalOptions {
+  /**
+   * A private store (API tokens): files 0600 in 0700 directories, and temp
+   * files beside their target as hidden `.<name>.<random>.tmp` (NORA's token
+   * directory holds nothing but token files).
+   */
+  private?: boolean;
+}
+
+export class LocalDriver implements StorageDriver {
+  readonly name = 'local';
+  readonly root: string;
+  private readonly tmpDir: string;
+  private readonly fileMode: number;
+  private readonly knownDirs = new Set<string>();
+  /** replace-if-unchanged is check-then-rename: serialised per key (one process per directory) */
+  private readonly casLock = new KeyedLock();
+
+  constructor(root: string, private readonly opts: LocalOptions = {}) {
+    this.root = resolve(root);
+    this.tmpDir = opts.private ? this.root : join(this.root, TMP);
+    this.fileMode = opts.private ? 0o600 : 0o644;
+  }
+
+  /** Creates the directories and proves a file can be written there; throws the first fs error. */
+  async init(): Promise<void> {
+    if (this.opts.private) {
+      await makeDirs(this.root, 0o700);
+      await chmod(this.root, 0o700);
+    } else {
+      await makeDirs(this.tmpDir);
+    }
+    await this.writeProbe();
+  }
+
+  /** Absolute path of a validated key (tests and diagnostics only). Keys under tmp/ are reserved. */
+  path(key: string): string {
+    checkKey(key);
+    if (!this.opts.private && (key === TMP || key.startsWith(TMP + '/'))) throw new Error('reserved key');
+    if (this.opts.private && this.isTemp(basename(key))) throw new Error('reserved key');
+    return join(this.root, key);
+  }
+
+  private prefixPath(prefix: string): string {
+    return checkPrefix(prefix) === '' ? this.root : this.path(prefix);
+  }
+
+  private isTemp(name: string): boolean {
+    return this.opts.private ? name.startsWith('.') && name.endsWith('.tmp') : false;
+  }
+
+  private tempPath(tag: string, dest?: string): string {
+    if (this.opts.private) return join(dest ? dirname(dest) : this.root, `.${dest ? basename(dest) : tag}.${randomBytes(6).toString('hex')}.tmp`);
+    return join(this.tmpDir, `${tag.replace(/[^a-zA-Z0-9_-]/g, '_')}-${rand()}`);
+  }
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.knownDirs.has(dir)) return;
+    await mkdir(dir, { recursive: true, ...(this.opts.private ? { mode: 0o700 } : {}) });
+    if (this.knownDirs.size > 100_000) this.knownDirs.clear();
+    this.knownDirs.add(dir);
+  }
+
+  /** Renames into place, recreating the directory once if a concurrent delete removed it. */
+  private async renameInto(from: string, dest: string): Promise<void> {
+    const dir = dirname(dest);
+    await this.ensureDir(dir);
+    try {
+      await rename(from, dest);
+    } catch (e) {
+      if (!isMissing(e)) throw e;
+      this.knownDirs.delete(dir);
+      await this.ensureDir(dir);
+      await rename(from, dest);
+    }
+    await fsyncDir(dir);
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    try {
+      const s = await stat(this.path(key));
+      if (!s.isFile()) return null;
+      return { size: s.size, modifiedMs: s.mtimeMs, version: versionOf(s) };
+    } catch (e) {
+      if (isMissing(e)) return null;
+      throw e;
+    }
+  }
+
+  async reader(key: string): Promise<ObjectReader | null> {
+    let fh;
+    try {
+      fh = await open(this.path(key), constants.O_RDONLY);
+    } catch (e) {
+      if (isMissing(e) || (e as NodeJS.ErrnoException).code === 'EISDIR') return null;
+      throw e;
+    }
+    const s = await fh.stat();
+    if (!s.isFile()) {
+      await fh.close();
+      return null;
+    }
+    const handle = fh;
+    // The FileHandle reads positionally into the caller's buffer: downloads keep their shared pool.
+    return {
+      size: s.size,
+      version: versionOf(s),
+      read: (buffer, offset, length, position) => handle.read(buffer, offset, length, position),
+      close: () => handle.close(),
+    };
+  }
+
+  async get(key: string): Promise<{ data: Buffer; version: string } | null> {
+    let fh;
+    try {
+      fh = await open(this.path(key), constants.O_RDONLY);
+    } catch (e) {
+      if (isMissing(e) || (e as NodeJS.ErrnoException).code === 'EISDIR') return null;
+      throw e;
+    }
+    try {
+      const s = await fh.stat();
+      if (!s.isFile()) return null;
+      // Read to the size just stat'ed (a stored object never changes in place): the
+      // same calls as readFile, which would stat again.
+      const data = Buffer.allocUnsafeSlow(s.size);
+      for (let got = 0; got < s.size; ) {
+        const { bytesRead } = await fh.read(data, got, s.size - got, got);
+        if (bytesRead === 0) return { data: data.subarray(0, got), version: versionOf(s) };
+        got += bytesRead;
+      }
+      return { data, version: versionOf(s) };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EISDIR') return null;
+      throw e;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** A complete, fsynced temp file holding `data`, and its version-to-be. */
+  private async writeTemp(data: string | Buffer, dest: string): Promise<{ tmp: string; version: string }> {
+    if (this.opts.private) await this.ensureDir(dirname(dest));
+    const tmp = this.tempPath('w', dest);
+    const fh = await open(tmp, 'wx', this.fileMode);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+      // rename keeps inode and mtime: this is the version the object will have
+      const version = versionOf(await fh.stat());
+      await fh.close();
+      return { tmp, version };
+    } catch (e) {
+      await fh.close().catch(() => {});
+      await unlink(tmp).catch(() => {});
+      throw e;
+    }
+  }
+
+  async put(key: string, data: string | Buffer, condition?: Condition): Promise<string | null> {
+    const dest = this.path(key);
+    if (condition && 'ifAbsent' in condition) return this.create(dest, data);
+    const write = async () => {
+      const { tmp, version } = await this.writeTemp(data, dest);
+      try {
+        await this.renameInto(tmp, dest);
+      } catch (e) {
+        await unlink(tmp).catch(() => {});
+        throw e;
+      }
+      return version;
+    };
+    if (!condition) return write();
+    return this.casLock.run(key, async () => {
+      const cur = await this.stat(key);
+      if (!cur || cur.version !== condition.ifMatch) return null;
+      return write();
+    });
+  }
+
+  /** link() fails with EEXIST instead of replacing, which makes creation atomic and exclusive. */
+  private async create(dest: string, data: string | Buffer): Promise<string | null> {
+    const { tmp, version } = await this.writeTemp(data, dest);
+    try {
+      await this.ensureDir(dirname(dest));
+      await link(tmp, dest);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return null;
+      throw e;
+    } finally {
+      await unlink(tmp).catch(() => {});
+    }
+    await fsyncDir(dirname(dest));
+    // the link count changed the ctime, not the mtime or inode: the version stands
+    return version;
+  }
+
+  async writer(tag: string): Promise<ObjectWriter> {
+    const path = this.tempPath(tag);
+    const fh = await open(path, 'wx', this.fileMode);
+    await fh.close();
+    return new LocalWriter(this, path);
+  }
+
+  /** Commits a writer's file (called by LocalWriter). */
+  async commitFile(path: string, key: string): Promise<void> {
+    const dest = this.path(key);
+    let fh;
+    try {
+      fh = await open(path, 'r+');
+    } catch (e) {
+      if (isMissing(e)) throw new WriterGone();
+      throw e;
+    }
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await this.renameInto(path, dest);
+  }
+
+  async copy(src: string, dst: string): Promise<boolean> {
+    const from = this.path(src);
+    const to = this.path(dst);
+    // Linked under a temp name, then renamed over dst: an existing dst is replaced atomically.
+    const tmp = this.tempPath('copy', to);
+    try {
+      await link(from, tmp);
+    } catch (e) {
+      if (isMissing(e)) return false;
+      throw e;
+    }
+    try {
+      await this.renameInto(tmp, to);
+    } catch (e) {
+      await unlink(tmp).catch(() => {});
+      throw e;
+    }
+    return true;
+  }
+
+  async touch(key: string): Promise<boolean> {
+    const t = new Date();
+    try {
+      await utimes(this.path(key), t, t);
+      return true;
+    } catch (e) {
+      if (isMissing(e)) return false;
+      throw e;
+    }
+  }
+
+  async delete(key: string, opts: { ifMatch?: string } = {}): Promise<boolean> {
+    const path = this.path(key);
+    if (opts.ifMatch === undefined) {
+      try {
+        await unlink(path);
+      } catch (e) {
+        if (isMissing(e)) return false;
+        throw e;
+      }
+      await fsyncDir(dirname(path));
+      return true;
+    }
+    const encoded = Buffer.from(key).toString('base64url');
+    if (this.opts.private || encoded.length > 200) {
+      // No room to name the key in an aside file: check and unlink under this process's lock.
+      return this.casLock.run(key, async () => {
+        const cur = await this.stat(key);
+        if (!cur || cur.version !== opts.ifMatch) return false;
+        return this.delete(key);
+      });
+    }
+    // Moved aside first, then compared: whoever touched or replaced the object
+    // before the rename is seen; whoever comes after finds nothing and writes anew.
+    const aside = join(this.tmpDir, `${ASIDE}${randomBytes(6).toString('hex')}-${encoded}`);
+    try {
+      await rename(path, aside);
+    } catch (e) {
+      if (isMissing(e)) return false;
+      throw e;
+    }
+    const moved = await lstat(aside);
+    if (versionOf(moved) !== opts.ifMatch) {
+      await this.restore(aside, path);
+      return false;
+    }
+    await unlink(aside);
+    await fsyncDir(dirname(path));
+    return true;
+  }
+
+  /** Puts an aside file back (a newer copy written meanwhile wins). */
+  private async restore(aside: string, path: string): Promise<void> {
+    await this.ensureDir(dirname(path));
+    await link(aside, path).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+    await unlink(aside);
+    await fsyncDir(dirname(path));
+  }
+
+  async deletePrefix(prefix: string): Promise<void> {
+    const p = this.path(prefix);
+    this.knownDirs.clear();
+    await rm(p, { recursive: true, force: true });
+  }
+
+  async list(prefix: string, opts: ListOptions = {}): Promise<ListPage> {
+    let entries;
+    try {
+      entries = await readdir(this.prefixPath(prefix), { withFileTypes: true });
+    } catch (e) {
+      if (isMissing(e)) return { names: [], more: false };
+      throw e;
+    }
+    const atRoot = prefix === '' && !this.opts.private;
+    let names = entries
+      .filter((d) => (opts.prefixesOnly ? d.isDirectory() : d.isDirectory() || d.isFile()) && !this.isTemp(d.name) && !(atRoot && d.name === TMP))
+      .map((d) => d.name);
+    names.sort();
+    if (opts.after !== undefined) {
+      const after = opts.after;
+      names = names.filter((n) => n > after);
+    }
+    const limit = opts.limit ?? Infinity;
+    return { names: names.slice(0, limit), more: names.length > limit };
+  }
+
+  async *walk(prefix: string): AsyncIterable<ObjectEntry> {
+    yield* this.walkDir(this.prefixPath(prefix), prefix);
+  }
+
+  /** Depth first, a directory sorted as its name plus '/', which is key order. */
+  private async *walkDir(dir: string, key: string): AsyncGenerator<ObjectEntry> {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return; // not a directory, or gone meanwhile
+    }
+    const sortName = (d: { name: string; isDirectory(): boolean }) => (d.isDirectory() ? d.name + '/' : d.name);
+    entries.sort((a, b) => (sortName(a) < sortName(b) ? -1 : 1));
+    for (const e of entries) {
+      if (this.isTemp(e.name) || (!this.opts.private && dir === this.root && e.name === TMP)) continue;
+      const p = join(dir, e.name);
+      const k = key === '' ? e.name : `${key}/${e.name}`;
+      if (e.isDirectory()) yield* this.walkDir(p, k);
+      else if (e.isFile()) {
+        const s = await lstat(p).catch(() => null);
+        if (s?.isFile()) yield { key: k, size: s.size, modifiedMs: s.mtimeMs, version: versionOf(s) };
+      }
+    }
+  }
+
+  async sweep(maxAgeMs: number, opts: { dryRun?: boolean } = {}): Promise<number> {
+    const now = Date.now();
+    let removed = 0;
+    for (const p of await this.tempFiles()) {
+      const name = basename(p);
+      try {
+        const s = await lstat(p);
+        if (name.startsWith(ASIDE) && !this.opts.private) {
+          // An interrupted conditional delete: putting it back is always safe (gc deletes it next time).
+          if (!opts.dryRun && (maxAgeMs === 0 || now - s.ctimeMs >= ASIDE_STALE_MS)) {
+            const key = Buffer.from(name.slice(name.indexOf('-', ASIDE.length) + 1), 'base64url').toString();
+            await this.restore(p, this.path(key));
+          }
+          continue;
+        }
+        if (now - s.mtimeMs >= maxAgeMs) {
+          if (!opts.dryRun) await rm(p, { recursive: true, force: true });
+          removed++;
+        }
+      } catch {
+        // raced with a commit or another sweep
+      }
+    }
+    return removed;
+  }
+
+  private async tempFiles(): Promise<string[]> {
+    if (!this.opts.private) return (await readdir(this.tmpDir).catch(() => [] as string[])).map((n) => join(this.tmpDir, n));
+    const out: string[] = [];
+    const visit = async (dir: string) => {
+      for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+        if (e.isDirectory()) await visit(join(dir, e.name));
+        else if (this.isTemp(e.name)) out.push(join(dir, e.name));
+      }
+    };
+    await visit(this.root);
+    return out;
+  }
+
+  async probe(): Promise<boolean> {
+    return this.writeProbe().then(
+      () => true,
+      () => false,
+    );
+  }
+
+  private async writeProbe(): Promise<void> {
+    const tmp = this.tempPath('probe');
+    const fh = await open(tmp, 'wx');
+    await fh.close();
+    await unlink(tmp);
+  }
+}
+
+/** A temp file appended to in place (writev at an offset), renamed into the store on commit. */
+class LocalWriter implements ObjectWriter {
+  size = 0;
+  constructor(
+    private readonly driver: LocalDriver,
+    private readonly path: string,
+  ) {}
+
+  append(opts: AppendOptions = {}) {
+    return new FileAppender(this.path, this.size, opts.highWaterMark ?? DEFAULT_HIGH_WATER, opts.release, (end) => (this.size = end));
+  }
+
+  async truncate(size: number): Promise<void> {
+    this.size = size;
+    await truncate(this.path, size).catch((e) => {
+      if (!isMissing(e)) throw e;
+    });
+  }
+
+  async reader(): Promise<ObjectReader> {
+    let fh;
+    try {
+      fh = await open(this.path, constants.O_RDONLY);
+    } catch (e) {
+      if (isMissing(e)) throw new WriterGone();
+      throw e;
+    }
+    const handle = fh;
+    return {
+      size: this.size,
+      version: 'uncommitted',
+      read: (buffer, offset, length, position) => handle.read(buffer, offset, length, position),
+      close: () => handle.close(),
+    };
+  }
+
+  async touch(): Promise<void> {
+    const t = new Date();
+    await utimes(this.path, t, t).catch(() => {});
+  }
+
+  commit(key: string): Promise<void> {
+    return this.driver.commitFile(this.path, key);
+  }
+
+  async cancel(): Promise<void> {
+    await unlink(this.path).catch(() => {});
+  }
+}
