@@ -1,5 +1,5 @@
-// GET/HEAD/DELETE /v2/<name>/blobs/<digest>. Bytes stream from the shared
-// content-addressed store; a repository only sees blobs it links.
+// GET/HEAD/DELETE /v2/<name>/blobs/<digest>. Bytes stream from the
+// repository's content (content.ts: the hosted store, or a cache around it).
 import type { Context } from '../../main/protocol.js';
 import type { Reply, Req } from '../../main/http/types.js';
 import { serveObject } from '../../main/http/serve-object.js';
@@ -7,12 +7,12 @@ import type { Digest } from '../../main/digest.js';
 import { oci } from './errors.js';
 import { methodNotAllowed } from '../../main/errors.js';
 import { checkDigest } from './names.js';
-import { isLinked, unlinkBlob } from './layer-links.js';
+import { unlinkBlob } from './layer-links.js';
+import type { DockerContent } from './content.js';
 
-export function createBlobs(ctx: Context) {
+export function createBlobs(ctx: Context, content: DockerContent) {
   async function get(req: Req, reply: Reply, name: string, d: Digest): Promise<void> {
-    if (!(await isLinked(ctx, name, d))) throw unknown(d);
-    const reader = await ctx.blobs.open(d);
+    const reader = await content.blob(name, d);
     if (!reader) throw unknown(d);
     reply.header('Docker-Content-Digest', d.value);
     await serveObject(req, reply, reader, {

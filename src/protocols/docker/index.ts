@@ -14,6 +14,7 @@ import { createTags } from './tags.js';
 import { createCatalog } from './catalog.js';
 import { createReferrers } from './referrers.js';
 import { ManifestStore } from './manifest-store.js';
+import { hostedContent } from './content.js';
 
 const API_VERSION = 'registry/2.0';
 const API_HEADER = ['Docker-Distribution-API-Version', API_VERSION] as const;
@@ -33,12 +34,14 @@ function requirement(req: Req): Requirement {
 }
 
 export async function dockerProtocol(ctx: Context): Promise<Protocol> {
-  const blobs = createBlobs(ctx);
-  const uploads = await createUploads(ctx);
   // One store per registry, so every docker module shares its caches and their invalidation.
   const store = new ManifestStore(ctx);
-  const manifests = createManifests(store, API_HEADER);
-  const tags = createTags(store);
+  // Reads go through the content seam: a pull-through cache wraps it here.
+  const content = hostedContent(ctx, store);
+  const blobs = createBlobs(ctx, content);
+  const uploads = await createUploads(ctx);
+  const manifests = createManifests(store, content, API_HEADER);
+  const tags = createTags(content);
   const catalog = createCatalog(ctx);
   const referrers = createReferrers(store);
 

@@ -8,6 +8,7 @@ import { checkDigest, parseReference, readReference, type Reference } from './na
 import type { ManifestMeta } from './layout.js';
 import { OCI_INDEX, OCI_MANIFEST, isManifestType, parseManifest, referrerDescriptor, type Descriptor, type ParsedManifest } from './manifest-parse.js';
 import { mapLimit, type ManifestStore } from './manifest-store.js';
+import type { DockerContent } from './content.js';
 
 /** Largest manifest accepted; the spec asks registries to take at least 4 MB. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -56,7 +57,7 @@ function answer(apiHeader: readonly [string, string], mediaType: string, digest:
   };
 }
 
-export function createManifests(store: ManifestStore, apiHeader: readonly [string, string]) {
+export function createManifests(store: ManifestStore, content: DockerContent, apiHeader: readonly [string, string]) {
 
   async function readManifestBody(req: Req): Promise<Buffer> {
     try {
@@ -128,16 +129,14 @@ export function createManifests(store: ManifestStore, apiHeader: readonly [strin
 
   async function get(req: Req, reply: Reply, name: string, reference: string): Promise<void> {
     const ref = lookup(name, reference);
-    const found = await store.resolve(name, ref);
+    const found = await content.manifest(name, ref);
     if (!found) throw oci('MANIFEST_UNKNOWN', 'manifest unknown', { name, reference });
-    const { digest, meta } = found;
+    const { digest, meta, bytes } = found;
     if (!acceptable(req.headers['accept'], meta.mediaType)) {
       const what = meta.mediaType === OCI_INDEX ? 'OCI index found, but accept header does not support OCI indexes' : 'OCI manifest found, but accept header does not support OCI manifests';
       throw oci('MANIFEST_UNKNOWN', what, { name, reference, mediaType: meta.mediaType });
     }
     // GET and HEAD do the same work; HEAD only drops the body (bytes are cached).
-    const bytes = await store.content(digest);
-    if (!bytes) throw oci('MANIFEST_UNKNOWN', 'manifest content is missing', { name, reference });
     sendMemoryResponse(reply, answer(apiHeader, meta.mediaType, digest.value, bytes));
   }
 

@@ -1,13 +1,13 @@
 // dist-tags (`npm dist-tag add/rm/ls`): GET/PUT/DELETE
 // /npm/-/package/<name>/dist-tags[/<tag>], plus POST (merge) and PUT (replace)
 // of the whole map.
-import type { Context } from '../../main/protocol.js';
 import type { Reply, Req } from '../../main/http/types.js';
 import { HttpError, methodNotAllowed } from '../../main/errors.js';
 import { notFound } from './errors.js';
 import { highest } from './semver.js';
 import { readExisting } from './packument.js';
 import type { NpmStore, PackageState } from './store.js';
+import type { NpmContent } from './content.js';
 
 const TAG = /^[A-Za-z][A-Za-z0-9._-]{0,127}$/;
 
@@ -37,7 +37,8 @@ async function readJson(req: Req): Promise<unknown> {
   }
 }
 
-export function createDistTags(_ctx: Context, store: NpmStore) {
+/** Reads go through `content`; changes through the hosted `store`. */
+export function createDistTags(content: NpmContent, store: NpmStore) {
   function checkTags(s: PackageState, tags: Record<string, unknown>): Record<string, string> {
     const out: Record<string, string> = {};
     for (const [tag, v] of Object.entries(tags)) {
@@ -49,7 +50,7 @@ export function createDistTags(_ctx: Context, store: NpmStore) {
   }
 
   async function change(req: Req, reply: Reply, name: string, fn: (s: PackageState) => void): Promise<void> {
-    await readExisting(store, name);
+    await readExisting(content, name);
     const tags = await store.update(name, async (cur) => {
       if (!cur || !Object.keys(cur.versions).length) throw notFound(`package ${name}`);
       const s = structuredClone(cur);
@@ -64,7 +65,7 @@ export function createDistTags(_ctx: Context, store: NpmStore) {
     async handle(req: Req, reply: Reply, name: string, tag: string | null): Promise<void> {
       if (tag === null) {
         if (req.method === 'GET' || req.method === 'HEAD') {
-          const s = await readExisting(store, name);
+          const s = await readExisting(content, name);
           reply.header('Cache-Control', 'private, no-cache');
           return reply.json(200, s.distTags);
         }
@@ -80,7 +81,7 @@ export function createDistTags(_ctx: Context, store: NpmStore) {
         throw methodNotAllowed('GET, HEAD, PUT, POST');
       }
       if (req.method === 'GET' || req.method === 'HEAD') {
-        const s = await readExisting(store, name);
+        const s = await readExisting(content, name);
         if (!Object.hasOwn(s.distTags, tag)) throw notFound(`dist-tag ${tag} of ${name}`);
         return reply.json(200, s.distTags[tag]);
       }

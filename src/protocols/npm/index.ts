@@ -10,6 +10,7 @@ import { notFound, renderNpmError } from './errors.js';
 import { parseName } from './names.js';
 import { fromNpmClient, parseRoute, underPrefix, type Route } from './routes.js';
 import { NpmStore } from './store.js';
+import { hostedNpmContent } from './content.js';
 import { createPackuments } from './packument.js';
 import { createPublish } from './publish.js';
 import { createUpdate } from './update.js';
@@ -55,12 +56,14 @@ export function npmAccess(req: Req): Requirement {
 
 export function npmProtocol(ctx: Context): Protocol {
   const store = new NpmStore(ctx);
-  const packuments = createPackuments(ctx, store);
+  // Reads go through the content seam: a pull-through cache wraps it here.
+  const content = hostedNpmContent(ctx, store);
+  const packuments = createPackuments(ctx, content, store);
   const publish = createPublish(ctx, store);
   const update = createUpdate(store);
   const unpublish = createUnpublish(store);
-  const tarballs = createTarballs(ctx, store);
-  const distTags = createDistTags(ctx, store);
+  const tarballs = createTarballs(ctx, content);
+  const distTags = createDistTags(content, store);
   const search = createSearch(ctx, store);
   const bodyLimit = ctx.config.server.body_limit_mb * 1024 * 1024;
 

@@ -12,6 +12,7 @@ import type { Route } from './routes.js';
 import { notFound } from './errors.js';
 import { parseName } from './names.js';
 import { revString, type Manifest, type NpmStore, type PackageState } from './store.js';
+import type { NpmContent } from './content.js';
 
 export const ABBREVIATED = 'application/vnd.npm.install-v1+json';
 
@@ -88,9 +89,9 @@ function wantsAbbreviated(accept: string | undefined): boolean {
 }
 
 /** Reads a package that must exist and have versions (404 otherwise). */
-export async function readExisting(store: NpmStore, name: string): Promise<PackageState> {
+export async function readExisting(content: NpmContent, name: string): Promise<PackageState> {
   if (!parseName(name)) throw notFound(`package ${name}`);
-  const state = await store.read(name);
+  const state = await content.packument(name);
   if (!state || Object.keys(state.versions).length === 0) throw notFound(`package ${name}`);
   return state;
 }
@@ -138,12 +139,13 @@ function variantKey(v: Variant, base: string): string {
 /** Bytes of rendered package documents kept for the memory path. */
 const MAX_CACHED_BYTES = 64 * 1024 * 1024;
 
-export function createPackuments(ctx: Context, store: NpmStore) {
+/** Reads go through `content`; `store` says when a package changed. */
+export function createPackuments(ctx: Context, content: NpmContent, store: NpmStore) {
   const cache = new AnswerCache<PackageState>({ maxBytes: MAX_CACHED_BYTES });
   store.onChange((name) => cache.invalidate(name));
   const shared = `${cacheScope(ctx)}, max-age=0, must-revalidate`;
   const load = (name: string) => async () => {
-    const state = await readExisting(store, name);
+    const state = await readExisting(content, name);
     return { rev: revString(state), state };
   };
 
@@ -152,7 +154,7 @@ export function createPackuments(ctx: Context, store: NpmStore) {
     const base = ctx.linkBase(req);
     // A ?write=true read fetches the revision for an update: never answered from a cache.
     if (req.query.get('write') === 'true') {
-      const a = render(base, await readExisting(store, name), v, 'private, no-cache');
+      const a = render(base, await readExisting(content, name), v, 'private, no-cache');
       return sendMemoryResponse(reply, respond(a, req));
     }
     const a = await cache.answer(name, variantKey(v, base), load(name), (state) => render(base, state, v, shared));

@@ -7,6 +7,7 @@ import type { Reply, Req } from '../../main/http/types.js';
 import { HttpError, methodNotAllowed } from '../../main/errors.js';
 import { renderPypiError } from './errors.js';
 import { PypiStore } from './store.js';
+import { hostedPypiContent } from './content.js';
 import { createUpload } from './upload.js';
 import { createSimpleIndex } from './simple-index.js';
 import { createFiles } from './files.js';
@@ -39,9 +40,11 @@ function requirement(req: Req): Requirement {
 
 export function pypiProtocol(ctx: Context): Protocol {
   const store = new PypiStore(ctx);
+  // Reads go through the content seam: a pull-through cache wraps it here.
+  const content = hostedPypiContent(ctx, store);
   const upload = createUpload(ctx, store);
-  const index = createSimpleIndex(ctx, store);
-  const files = createFiles(ctx, store);
+  const index = createSimpleIndex(ctx, store, content);
+  const files = createFiles(ctx, content);
   const yank = createYank(store);
 
   async function handle(req: Req, reply: Reply): Promise<void> {

@@ -9,6 +9,7 @@ import { AnswerCache, answerOf, respond, type Answer } from '../../main/http/ans
 import { HttpError } from '../../main/errors.js';
 import { isNormalized, isValidProject, normalize } from './normalize.js';
 import type { FileRecord, ProjectState, PypiStore } from './store.js';
+import type { PypiContent } from './content.js';
 
 export const JSON_TYPE = 'application/vnd.pypi.simple.v1+json';
 const HTML_V1 = 'application/vnd.pypi.simple.v1+html';
@@ -123,11 +124,12 @@ function projectJson(base: string, s: ProjectState, files: [string, FileRecord][
 /** Bytes of rendered project pages kept for the memory path. */
 const MAX_CACHED_BYTES = 64 * 1024 * 1024;
 
-export function createSimpleIndex(ctx: Context, store: PypiStore) {
+/** Project pages read `content`; the list of every project reads the hosted `store`. */
+export function createSimpleIndex(ctx: Context, store: PypiStore, content: PypiContent) {
   const cache = new AnswerCache<ProjectState>({ maxBytes: MAX_CACHED_BYTES });
   store.onChange((norm) => cache.invalidate(norm));
   const load = (norm: string) => async () => {
-    const s = await store.read(norm);
+    const s = await content.project(norm);
     if (!s || Object.keys(s.files).length === 0) throw new HttpError('NOT_FOUND', `project ${norm} not found`);
     // The stored document names no revision: its serialisation stands for one.
     return { rev: createEtag(JSON.stringify(s)), state: s };

@@ -1,0 +1,43 @@
+// What docker's read handlers read: blobs, manifests and tags of a repository.
+// Handlers see only this interface, so a caching layer (a pull-through proxy)
+// can wrap it as distribution's proxyBlobStore wraps its BlobStore, answering
+// from the hosted store first and filling from upstream on a miss, without a
+// handler changing. The hosted implementation reads the storage driver through
+// ManifestStore and BlobStore.
+import type { Digest } from '../../main/digest.js';
+import type { Context } from '../../main/protocol.js';
+import type { ObjectReader } from '../../main/storage/driver.js';
+import type { ManifestMeta } from './layout.js';
+import { isLinked } from './layer-links.js';
+import type { ListResult, ManifestStore } from './manifest-store.js';
+import type { Reference } from './names.js';
+
+export interface Manifest {
+  digest: Digest;
+  meta: ManifestMeta;
+  bytes: Buffer;
+}
+
+export interface DockerContent {
+  /** The blob's bytes as repository `name` sees them, or null when it has none. */
+  blob(name: string, d: Digest): Promise<ObjectReader | null>;
+  /** The manifest a tag or digest names in `name`, or null. */
+  manifest(name: string, ref: Reference): Promise<Manifest | null>;
+  /** Tag names in byte order after `last`, at most n; null when the repository is unknown. */
+  tags(name: string, n: number, last?: string): Promise<ListResult | null>;
+}
+
+export function hostedContent(ctx: Context, store: ManifestStore): DockerContent {
+  return {
+    async blob(name, d) {
+      return (await isLinked(ctx, name, d)) ? ctx.blobs.open(d) : null;
+    },
+    async manifest(name, ref) {
+      const found = await store.resolve(name, ref);
+      if (!found) return null;
+      const bytes = await store.content(found.digest);
+      return bytes ? { ...found, bytes } : null;
+    },
+    tags: (name, n, last) => store.listTags(name, n, last),
+  };
+}
