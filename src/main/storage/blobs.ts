@@ -4,7 +4,7 @@
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Hash } from 'node:crypto';
-import { newHash, parseDigest, type Algorithm, type Digest } from '../digest.js';
+import { digestOf, newHash, parseDigest, type Algorithm, type Digest } from '../digest.js';
 import type { ObjectInfo, ObjectReader, ObjectWriter, StorageDriver } from './driver.js';
 import { VerifyingReader } from './verifying-reader.js';
 import { log as processLog, type Logger } from '../log.js';
@@ -112,6 +112,20 @@ export class BlobStore {
         await this.quarantine(d, version).catch((e) => this.log.error('quarantine failed', { digest: d.value, error: String(e) }));
       },
     );
+  }
+
+  /**
+   * A small blob (a manifest) whole, checked against its digest: a blob that
+   * fails is quarantined (that very version) and reads as absent.
+   */
+  async readVerified(d: Digest): Promise<Buffer | null> {
+    const got = await this.storage.get(blobKey(d));
+    if (!got) return null;
+    const actual = digestOf(got.data, d.algorithm);
+    if (actual === d.value) return got.data;
+    this.log.error('stored blob failed verification; moved to quarantine', { digest: d.value, computed: actual });
+    await this.quarantine(d, got.version).catch((e) => this.log.error('quarantine failed', { digest: d.value, error: String(e) }));
+    return null;
   }
 
   /**

@@ -15,7 +15,7 @@ export interface ObjectInfo {
   size: number;
   /** last write or touch, ms since the epoch (gc's grace period reads it) */
   modifiedMs: number;
-  /** opaque; changes whenever the object is written or touched (an ETag for CAS) */
+  /** opaque; changes whenever the object is written or touched (S3: ETag plus LastModified, as a touch keeps the ETag) */
   version: string;
 }
 

@@ -7,9 +7,8 @@
 // also expire after a short TTL, so a writer outside this process is noticed.
 // A read that raced with a write never fills the cache (generation check).
 import { LRUCache } from 'lru-cache';
-import { digestOf, parseDigest, type Digest } from '../../main/digest.js';
+import { parseDigest, type Digest } from '../../main/digest.js';
 import type { Context } from '../../main/protocol.js';
-import { blobKey } from '../../main/storage/blobs.js';
 import { layerLinkKey, referrerKey, referrersPrefix, repoKey, revisionKey, tagKey, tagsPrefix, type ManifestMeta } from './layout.js';
 import type { Reference } from './names.js';
 
@@ -122,15 +121,9 @@ export class ManifestStore {
   async content(d: Digest): Promise<Buffer | null> {
     const hit = this.contents.get(d.value);
     if (hit) return hit;
-    const raw = (await this.storage.get(blobKey(d)))?.data;
-    if (!raw) return null;
     // Checked once per cache fill (a manifest is small): rotted bytes are never served.
-    const actual = digestOf(raw, d.algorithm);
-    if (actual !== d.value) {
-      this.ctx.log.error('stored manifest failed verification; moved to quarantine', { digest: d.value, computed: actual });
-      await this.ctx.blobs.quarantine(d).catch(() => null);
-      return null;
-    }
+    const raw = await this.ctx.blobs.readVerified(d);
+    if (!raw) return null;
     this.contents.set(d.value, raw);
     return raw;
   }

@@ -5,7 +5,7 @@
 // The one module besides config and htpasswd readers that touches node:fs
 // for stored data.
 import { constants } from 'node:fs';
-import { chmod, link, lstat, mkdir, open, readdir, rename, rm, stat, truncate, unlink, utimes } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, open, readdir, rename, rm, stat, truncate, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -34,6 +34,16 @@ async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/** The FileHandle reads positionally into the caller's buffer: downloads keep their shared pool. */
+function fileReader(fh: FileHandle, size: number, version: string): ObjectReader {
+  return {
+    size,
+    version,
+    read: (buffer, offset, length, position) => fh.read(buffer, offset, length, position),
+    close: () => fh.close(),
+  };
 }
 
 const versionOf = (s: Stats) => `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}`;
@@ -102,17 +112,25 @@ export class LocalDriver implements StorageDriver {
     this.knownDirs.add(dir);
   }
 
-  /** Renames into place, recreating the directory once if a concurrent delete removed it. */
+  /**
+   * Renames a temp file into place, recreating the directory once if a
+   * concurrent delete removed it; on failure the temp file is removed.
+   */
   private async renameInto(from: string, dest: string): Promise<void> {
     const dir = dirname(dest);
-    await this.ensureDir(dir);
     try {
-      await rename(from, dest);
-    } catch (e) {
-      if (!isMissing(e)) throw e;
-      this.knownDirs.delete(dir);
       await this.ensureDir(dir);
-      await rename(from, dest);
+      try {
+        await rename(from, dest);
+      } catch (e) {
+        if (!isMissing(e)) throw e;
+        this.knownDirs.delete(dir);
+        await this.ensureDir(dir);
+        await rename(from, dest);
+      }
+    } catch (e) {
+      await unlink(from).catch(() => {});
+      throw e;
     }
     await fsyncDir(dir);
   }
@@ -141,41 +159,25 @@ export class LocalDriver implements StorageDriver {
       await fh.close();
       return null;
     }
-    const handle = fh;
-    // The FileHandle reads positionally into the caller's buffer: downloads keep their shared pool.
-    return {
-      size: s.size,
-      version: versionOf(s),
-      read: (buffer, offset, length, position) => handle.read(buffer, offset, length, position),
-      close: () => handle.close(),
-    };
+    return fileReader(fh, s.size, versionOf(s));
   }
 
   async get(key: string): Promise<{ data: Buffer; version: string } | null> {
-    let fh;
+    const r = await this.reader(key);
+    if (!r) return null;
     try {
-      fh = await open(this.path(key), constants.O_RDONLY);
-    } catch (e) {
-      if (isMissing(e) || (e as NodeJS.ErrnoException).code === 'EISDIR') return null;
-      throw e;
-    }
-    try {
-      const s = await fh.stat();
-      if (!s.isFile()) return null;
-      // Read to the size just stat'ed (a stored object never changes in place): the
-      // same calls as readFile, which would stat again.
-      const data = Buffer.allocUnsafeSlow(s.size);
-      for (let got = 0; got < s.size; ) {
-        const { bytesRead } = await fh.read(data, got, s.size - got, got);
-        if (bytesRead === 0) return { data: data.subarray(0, got), version: versionOf(s) };
+      // Read to the size just stat'ed (a stored object never changes in place):
+      // the same calls as readFile, which would stat again.
+      const data = Buffer.allocUnsafeSlow(r.size);
+      let got = 0;
+      while (got < r.size) {
+        const { bytesRead } = await r.read(data, got, r.size - got, got);
+        if (bytesRead === 0) break;
         got += bytesRead;
       }
-      return { data, version: versionOf(s) };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EISDIR') return null;
-      throw e;
+      return { data: got === r.size ? data : data.subarray(0, got), version: r.version };
     } finally {
-      await fh.close();
+      await r.close();
     }
   }
 
@@ -203,12 +205,7 @@ export class LocalDriver implements StorageDriver {
     if (condition && 'ifAbsent' in condition) return this.create(dest, data);
     const write = async () => {
       const { tmp, version } = await this.writeTemp(data, dest);
-      try {
-        await this.renameInto(tmp, dest);
-      } catch (e) {
-        await unlink(tmp).catch(() => {});
-        throw e;
-      }
+      await this.renameInto(tmp, dest);
       return version;
     };
     if (!condition) return write();
@@ -272,12 +269,7 @@ export class LocalDriver implements StorageDriver {
       if (isMissing(e)) return false;
       throw e;
     }
-    try {
-      await this.renameInto(tmp, to);
-    } catch (e) {
-      await unlink(tmp).catch(() => {});
-      throw e;
-    }
+    await this.renameInto(tmp, to);
     return true;
   }
 
@@ -476,13 +468,7 @@ class LocalWriter implements ObjectWriter {
       if (isMissing(e)) throw new WriterGone();
       throw e;
     }
-    const handle = fh;
-    return {
-      size: this.size,
-      version: 'uncommitted',
-      read: (buffer, offset, length, position) => handle.read(buffer, offset, length, position),
-      close: () => handle.close(),
-    };
+    return fileReader(fh, this.size, 'uncommitted');
   }
 
   async touch(): Promise<void> {
