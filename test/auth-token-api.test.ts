@@ -13,6 +13,7 @@ import { ROOT, startRegistry } from './helpers/registry.js';
 import { snapshotTree } from './helpers/tree-snapshot.js';
 import { tokenId } from '../src/main/auth/token-format.js';
 import { TokenStore } from '../src/main/auth/token-store.js';
+import { tokenDriver } from '../src/main/storage/factory.js';
 import { argon2Hash } from '../src/workers/hash-worker.js';
 
 const exec = promisify(execFile);
@@ -27,7 +28,7 @@ async function importToken(r: AuthRegistry, token: string, user: string, role: '
   const id = tokenId(token);
   const now = Math.floor(Date.now() / 1000);
   const rec = { token_hash: await argon2Hash({ password: token }), user, created_at: now, expires_at: now + 86400, last_used: null, description: 'imported', role };
-  if (!(await new TokenStore(r.config.auth.token_storage).create(id, rec))) throw new Error(`token id ${id} already taken`);
+  if (!(await new TokenStore(await tokenDriver(r.config)).create(id, rec))) throw new Error(`token id ${id} already taken`);
   return id;
 }
 

@@ -9,6 +9,7 @@ import { ROOT } from './helpers/registry.js';
 const ALLOWED = new Map([
   ['src/main/storage/drivers/local.ts', 'the local disk driver'],
   ['src/main/storage/drivers/file-appender.ts', "the local driver's writev-at-an-offset writer"],
+  ['src/main/storage/drivers/make-dirs.ts', "the local driver's mkdir -p that ends on procfs"],
   ['src/main/config.ts', 'reads config.toml at start-up'],
   ['src/main/auth/htpasswd.ts', 'reads and watches the htpasswd file'],
   ['src/main/version.ts', "reads package.json's version at start-up"],

@@ -40,7 +40,7 @@ export async function pushBlob(r: Running, name: string, data: Buffer | string, 
   } else if (res.status === 405) {
     const d = parseDigest(digest)!;
     await r.registry.ctx.blobs.putBuffer(buf, d);
-    await r.registry.ctx.storage.writeAtomic(layerLinkKey(name, d), '');
+    await r.registry.ctx.storage.put(layerLinkKey(name, d), '');
   } else if (res.status !== 201) {
     throw new Error(`blob upload failed: ${res.status}`);
   }
