@@ -2,8 +2,8 @@
 // its target in a private store), is fsynced, renamed into place, and the
 // directory is fsynced, so a crash at any instant leaves the old or the new
 // object, never a torn one; temp files a crash left are swept at start-up.
-// The one module besides config and htpasswd readers that touches node:fs
-// for stored data.
+// With its helpers (file-appender.ts, make-dirs.ts) the only code that reaches
+// stored data through node:fs (test/fs-imports.test.ts keeps it so).
 import { constants } from 'node:fs';
 import { chmod, link, lstat, mkdir, open, readdir, rename, rm, stat, truncate, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
