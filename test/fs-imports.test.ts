@@ -1,6 +1,7 @@
 // Stored data is reached only through the storage driver interface: no module
 // imports node:fs except the local driver and the few that read the
-// operator's own files at start-up. A new import elsewhere fails here.
+// operator's own files (config, htpasswd, TLS pair). A new import elsewhere
+// fails here.
 import t from 'tap';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -12,6 +13,7 @@ const ALLOWED = new Map([
   ['src/main/storage/drivers/make-dirs.ts', "the local driver's mkdir -p that ends on procfs"],
   ['src/main/config.ts', 'reads config.toml at start-up'],
   ['src/main/auth/htpasswd.ts', 'reads and watches the htpasswd file'],
+  ['src/main/http/tls-pair.ts', "reads the operator's TLS certificate and key files"],
   ['src/main/version.ts', "reads package.json's version at start-up"],
   ['src/main/auth/hash-pool.ts', 'checks at start-up that the hash worker script was built'],
 ]);
