@@ -48,6 +48,9 @@ t.test('env over file over defaults', async (t) => {
 fails(t, '[server\nport = 1', {}, 'config.toml:1:8', /invalid TOML/);
 fails(t, null, { NORA_AUTH_ENABLE: 'true' }, 'NORA_AUTH_ENABLE', /unknown environment variable \(did you mean NORA_AUTH_ENABLED\?\)/);
 fails(t, null, { NORA_STORAGE_PATHS: '/x' }, 'NORA_STORAGE_PATHS', /did you mean NORA_STORAGE_PATH\?/);
+// a configuration error (exit 2), also with auth off: links read trusted_proxies too
+fails(t, null, { NORA_AUTH_TRUSTED_PROXIES: '127.0.0.1,proxy.lan' }, 'NORA_AUTH_TRUSTED_PROXIES', /"proxy.lan" is not an IP address or CIDR/);
+fails(t, '[auth]\ntrusted_proxies = ["10.0.0.0/33"]', {}, 'auth.trusted_proxies', /invalid prefix length/);
 fails(t, '[server]\nprot = 1\n', {}, 'server.prot', /unknown key/);
 fails(t, '[srever]\nport = 1\n', {}, 'srever', /unknown section \(did you mean \[server\]\?\)/);
 fails(t, null, { NORA_TLS_CERT: '/tls/tls.crt' }, 'server.tls_key', /required when server.tls_cert is set \(NORA_TLS_KEY\)/);

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { NORA_DOCUMENTED, READ_ELSEWHERE, nearest } from './nora-env.js';
+import { checkProxies } from './auth/client-ip.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -89,7 +90,7 @@ const SCHEMA: Record<string, Record<string, KeySpec>> = {
     htpasswd_file: { kind: 'string', env: 'NORA_AUTH_HTPASSWD_FILE' },
     token_storage: { kind: 'string', env: 'NORA_AUTH_TOKEN_STORAGE' },
     token_cache_ttl: { kind: 'int', env: 'NORA_AUTH_TOKEN_CACHE_TTL', min: 0, max: 86400 },
-    trusted_proxies: { kind: 'list', env: 'NORA_AUTH_TRUSTED_PROXIES' },
+    trusted_proxies: { kind: 'list', env: 'NORA_AUTH_TRUSTED_PROXIES', check: (v) => checkProxies(v as string[]) },
     admin_users: { kind: 'list', env: 'NORA_AUTH_ADMIN_USERS' },
     hash_workers: { kind: 'int', env: 'NORA_AUTH_HASH_WORKERS', min: 1, max: 64 },
   },

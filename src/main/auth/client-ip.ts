@@ -11,6 +11,30 @@ function normalize(ip: string): string {
   return ip;
 }
 
+/** One trusted_proxies entry (an IP or a CIDR) parsed, or what is wrong with it. */
+function proxyEntry(raw: string): { addr: string; type: 'ipv4' | 'ipv6'; prefix?: number } | string {
+  const entry = raw.trim();
+  const slash = entry.indexOf('/');
+  const addr = slash < 0 ? entry : entry.slice(0, slash);
+  const family = isIP(addr);
+  if (family === 0) return `"${entry}" is not an IP address or CIDR`;
+  const type = family === 4 ? 'ipv4' : 'ipv6';
+  if (slash < 0) return { addr, type };
+  const bits = entry.slice(slash + 1);
+  const prefix = Number(bits);
+  if (!/^\d+$/.test(bits) || prefix > (family === 4 ? 32 : 128)) return `"${entry}" has an invalid prefix length`;
+  return { addr, type, prefix };
+}
+
+/** For the config schema: what is wrong with a trusted_proxies list, if anything. */
+export function checkProxies(list: readonly string[]): string | undefined {
+  for (const raw of list) {
+    const e = proxyEntry(raw);
+    if (typeof e === 'string') return e;
+  }
+  return undefined;
+}
+
 export class ClientIp {
   private readonly list = new BlockList();
   private readonly empty: boolean;
@@ -18,21 +42,10 @@ export class ClientIp {
   /** Entries are IPs or CIDRs; throws on an invalid one (naming it). */
   constructor(trusted: readonly string[]) {
     for (const raw of trusted) {
-      const entry = raw.trim();
-      const slash = entry.indexOf('/');
-      const addr = slash < 0 ? entry : entry.slice(0, slash);
-      const family = isIP(addr);
-      if (family === 0) throw new Error(`auth.trusted_proxies: "${entry}" is not an IP address or CIDR`);
-      const type = family === 4 ? 'ipv4' : 'ipv6';
-      if (slash < 0) {
-        this.list.addAddress(addr, type);
-      } else {
-        const bits = entry.slice(slash + 1);
-        const prefix = Number(bits);
-        if (!/^\d+$/.test(bits) || prefix > (family === 4 ? 32 : 128))
-          throw new Error(`auth.trusted_proxies: "${entry}" has an invalid prefix length`);
-        this.list.addSubnet(addr, prefix, type);
-      }
+      const e = proxyEntry(raw);
+      if (typeof e === 'string') throw new Error(`auth.trusted_proxies: ${e}`);
+      if (e.prefix === undefined) this.list.addAddress(e.addr, e.type);
+      else this.list.addSubnet(e.addr, e.prefix, e.type);
     }
     this.empty = trusted.length === 0;
   }
