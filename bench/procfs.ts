@@ -44,3 +44,19 @@ export function sampleRss(pid: number, everyMs = 50) {
     },
   };
 }
+
+/**
+ * CPU time (user + system) a process has used, in microseconds, from
+ * /proc/<pid>/stat. CPU per request moves far less than req/s when the
+ * machine is busy with something else, so A/B comparisons read it.
+ */
+export async function readCpuMicros(pid: number): Promise<number> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // fields after the parenthesised command name; utime and stime are the 14th and 15th
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1e6) / CLOCK_TICKS;
+}
+
+/** USER_HZ: 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS = 100;

@@ -21,7 +21,7 @@ const METRICS: MetricDef[] = [
 
 function measure(ctx: BenchContext, name: ServerName, tls: boolean) {
   return withServer(ctx, name, { auth: false, seed: true, tls }, async ({ server, seeded }) => {
-    const manifests = await measureManifestGets(ctx, server.url + seeded!.manifestPath, undefined);
+    const manifests = await measureManifestGets(ctx, server.pid, server.url + seeded!.manifestPath, undefined);
     const blobs = await runWrk({
       url: server.url + seeded!.blobPath,
       connections: BLOB_CONNECTIONS,
