@@ -42,6 +42,8 @@ export interface Config {
     max_upload_session_size_mb: number;
     upload_session_ttl_secs: number;
   };
+  cargo: { enabled: boolean };
+  raw: { enabled: boolean; max_file_size: number; cache_control: string };
   log: { level: LogLevel };
 }
 
@@ -100,6 +102,15 @@ const SCHEMA: Record<string, Record<string, KeySpec>> = {
     max_upload_session_size_mb: { kind: 'int', env: 'NORA_MAX_UPLOAD_SESSION_SIZE_MB', min: 1, max: 1024 * 1024 },
     upload_session_ttl_secs: { kind: 'int', env: 'NORA_UPLOAD_SESSION_TTL_SECS', min: 1, max: 7 * 86400 },
   },
+  // Hosted only: NORA's proxy keys (NORA_CARGO_PROXY, ...) are accepted with a warning (nora-env.ts).
+  cargo: {
+    enabled: { kind: 'bool', env: 'NORA_CARGO_ENABLED' },
+  },
+  raw: {
+    enabled: { kind: 'bool', env: 'NORA_RAW_ENABLED' },
+    max_file_size: { kind: 'int', env: 'NORA_RAW_MAX_FILE_SIZE', min: 1, max: Number.MAX_SAFE_INTEGER },
+    cache_control: { kind: 'string', env: 'NORA_RAW_CACHE_CONTROL', check: (v) => (/^[\x20-\x7e]*$/.test(String(v)) ? undefined : 'must be printable ASCII') },
+  },
   log: {
     level: { kind: 'enum', env: 'NORA_LOG_LEVEL', values: ['debug', 'info', 'warn', 'error'] },
   },
@@ -138,6 +149,8 @@ export function defaults(cores = 2): Config {
       max_upload_session_size_mb: 2048,
       upload_session_ttl_secs: 1800,
     },
+    cargo: { enabled: true },
+    raw: { enabled: true, max_file_size: 100 * 1024 * 1024, cache_control: 'no-cache' },
     log: { level: 'info' },
   };
 }

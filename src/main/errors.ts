@@ -12,6 +12,7 @@ export const CORE_ERRORS = {
   METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed' },
   NOT_ACCEPTABLE: { status: 406, message: 'not acceptable' },
   CONFLICT: { status: 409, message: 'conflict' },
+  PRECONDITION_FAILED: { status: 412, message: 'precondition failed' },
   TOO_LARGE: { status: 413, message: 'request too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'unsupported media type' },
   RANGE_NOT_SATISFIABLE: { status: 416, message: 'range not satisfiable' },

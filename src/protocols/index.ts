@@ -4,5 +4,7 @@ import { tokenApiProtocol } from '../main/auth/token-api.js';
 import { dockerProtocol } from './docker/index.js';
 import { npmProtocol } from './npm/index.js';
 import { pypiProtocol } from './pypi/index.js';
+import { cargoProtocol } from './cargo/index.js';
+import { rawProtocol } from './raw/index.js';
 
-export const protocolFactories: ((ctx: Context) => Promise<Protocol> | Protocol)[] = [tokenApiProtocol, dockerProtocol, npmProtocol, pypiProtocol];
+export const protocolFactories: ((ctx: Context) => Promise<Protocol> | Protocol)[] = [tokenApiProtocol, dockerProtocol, npmProtocol, pypiProtocol, cargoProtocol, rawProtocol];
