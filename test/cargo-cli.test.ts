@@ -12,10 +12,11 @@ import { mint, startAuthRegistry, USERS } from './helpers/auth.js';
 import { tempDir } from './helpers/registry.js';
 import { CargoWorkspace, findCargo, makeCrate } from './helpers/cargo-cli.js';
 
-const cargo = findCargo();
+const found = findCargo();
+const cargo = 'cargo' in found ? found.cargo : null;
 const exec = promisify(execFile);
 
-t.test('cargo end to end against nora-ts (auth on)', { skip: cargo ? false : 'cargo is not installed (CI puts ~/.cargo/bin on PATH)' }, async (t) => {
+t.test('cargo end to end against nora-ts (auth on)', { skip: 'missing' in found ? found.missing : false }, async (t) => {
   const r = await startAuthRegistry();
   const dir = await tempDir('nora-cargo-cli-');
   t.teardown(async () => {

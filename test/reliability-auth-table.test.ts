@@ -7,7 +7,7 @@
 // docker_anon_pull opens the ping). A refusal is 401 without (valid)
 // credentials, 403 with too small a role, in the format's own error shape.
 // The auth gate's existing tests cover the /v2/ core routes; this adds npm,
-// PyPI, the token API, system paths and every Docker route. Afterwards the
+// PyPI, Cargo, raw files, the token API, system paths and every Docker route. Afterwards the
 // captured log and every response body are searched for the secrets used.
 // The token API takes its credentials in the body: a second table sends each
 // kind of caller there (htpasswd password, read/write/admin token as the
@@ -28,7 +28,7 @@ const RANK: Record<Need, number> = { public: 0, read: 1, write: 2, admin: 3 };
 const ROLE: Record<Exclude<Who, 'none' | 'bad-password' | 'bad-token'>, number> = { read: 1, write: 2, admin: 3, htpasswd: 2, 'htpasswd-admin': 2 };
 
 const Z = 'sha256:' + '0'.repeat(64);
-type Format = 'docker' | 'npm' | 'pypi' | 'tokens' | 'system';
+type Format = 'docker' | 'npm' | 'pypi' | 'cargo' | 'raw' | 'tokens' | 'system';
 interface Route {
   method: string;
   path: string;
@@ -84,6 +84,21 @@ const ROUTES: Route[] = [
   r('system', 'GET', '/health', 'public'),
   r('system', 'GET', '/ready', 'public'),
   r('system', 'GET', '/metrics', 'admin'),
+  // Appended, so the every-20th sample the wrong credentials try stays under the lockout.
+  r('cargo', 'GET', '/cargo/index/config.json', 'read'),
+  r('cargo', 'GET', '/cargo/index/de/mo/demo', 'read'),
+  r('cargo', 'GET', '/cargo/api/v1/crates?q=demo', 'read'),
+  r('cargo', 'GET', '/cargo/api/v1/crates/demo/owners', 'read'),
+  r('cargo', 'GET', '/cargo/api/v1/crates/demo/1.0.0/download', 'read'),
+  r('cargo', 'HEAD', '/cargo/api/v1/crates/demo/1.0.0/download', 'read'),
+  r('cargo', 'PUT', '/cargo/api/v1/crates/new', 'write', 'x'),
+  r('cargo', 'DELETE', '/cargo/api/v1/crates/demo/1.0.0/yank', 'write'),
+  r('cargo', 'PUT', '/cargo/api/v1/crates/demo/1.0.0/unyank', 'write'),
+  r('raw', 'GET', '/raw/', 'read'),
+  r('raw', 'GET', '/raw/dir/file.txt', 'read'),
+  r('raw', 'HEAD', '/raw/dir/file.txt', 'read'),
+  r('raw', 'PUT', '/raw/dir/file.txt', 'write', 'x'),
+  r('raw', 'DELETE', '/raw/dir/file.txt', 'write'),
 ];
 
 interface Variant {
@@ -117,10 +132,11 @@ function expected(route: Route, who: Who, v: Variant): 'allowed' | 401 | 403 {
 
 function shapeOk(route: Route, body: Buffer, type: string): boolean {
   const text = body.toString('utf8');
-  if (route.format === 'pypi') return /^text\/plain/.test(type) && text.length > 0;
+  if (route.format === 'pypi' || route.format === 'raw') return /^text\/plain/.test(type) && text.length > 0;
   try {
-    const j = JSON.parse(text) as { errors?: { code?: string }[]; error?: string };
+    const j = JSON.parse(text) as { errors?: { code?: string; detail?: string }[]; error?: string };
     if (route.format === 'docker') return typeof j.errors?.[0]?.code === 'string';
+    if (route.format === 'cargo') return typeof j.errors?.[0]?.detail === 'string';
     return typeof j.error === 'string';
   } catch {
     return false;

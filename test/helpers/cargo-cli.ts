@@ -2,18 +2,31 @@
 // per workspace (nothing from the machine's cargo setup leaks in), the registry
 // and its token in CARGO_REGISTRIES_NORA_* (cargo's token credential provider),
 // and crates that depend only on that registry, so crates.io is never needed.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
-/** cargo's path, or null when it is not installed (PATH or rustup's ~/.cargo/bin). */
-export function findCargo(): string | null {
-  for (const dir of [...(process.env.PATH ?? '').split(':'), join(homedir(), '.cargo', 'bin')]) {
-    if (dir && existsSync(join(dir, 'cargo'))) return join(dir, 'cargo');
+/** Sparse indexes with `credential-provider` need cargo 1.74 or later. */
+const MIN_MINOR = 74;
+
+/** cargo's path (PATH or rustup's ~/.cargo/bin), or why the tests cannot use it. */
+export function findCargo(): { cargo: string } | { missing: string } {
+  for (const dir of [join(homedir(), '.cargo', 'bin'), ...(process.env.PATH ?? '').split(':')]) {
+    const cargo = join(dir, 'cargo');
+    if (!dir || !existsSync(cargo)) continue;
+    let version = '';
+    try {
+      version = execFileSync(cargo, ['--version'], { encoding: 'utf8', timeout: 30_000 });
+    } catch {
+      continue;
+    }
+    const minor = Number(/^cargo 1\.(\d+)/.exec(version)?.[1] ?? 0);
+    if (minor >= MIN_MINOR) return { cargo };
+    return { missing: `${version.trim()} is older than 1.${MIN_MINOR} (CI installs rustup's cargo in ~/.cargo/bin)` };
   }
-  return null;
+  return { missing: 'cargo is not installed (CI installs rustup\'s cargo in ~/.cargo/bin)' };
 }
 
 export interface CargoResult {
