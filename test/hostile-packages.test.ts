@@ -1,5 +1,5 @@
-// Hostile input on npm (/npm/), PyPI (/simple/, /pypi/) and the token API
-// (/api/tokens): traversal payloads in every path parameter and JSON field
+// Hostile input on npm (/npm/), PyPI (/simple/, /pypi/), Cargo (/cargo/), raw
+// files (/raw/) and the token API (/api/tokens): traversal payloads in every path parameter and JSON field
 // that names something stored, JavaScript prototype keys (__proto__,
 // constructor, ...) wherever a name is looked up in stored metadata, and
 // malformed bodies. Each case gets a 4xx in the format's own error shape and
@@ -12,6 +12,7 @@ import { startRegistry, type Running } from './helpers/registry.js';
 import { startAuthRegistry, USERS, mint, type AuthRegistry } from './helpers/auth.js';
 import { rawHttp, type RawRequest, type RawResponse } from './helpers/raw-http.js';
 import { diffSnapshots, snapshotTree, type Snapshot } from './helpers/tree-snapshot.js';
+import { publish, publishBody, publishMeta } from './helpers/cargo-wire.js';
 
 const TRAVERSAL = [
   '..',
@@ -31,15 +32,16 @@ const TRAVERSAL = [
 /** Keys every plain JavaScript object answers to. */
 const PROTO_KEYS = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__', 'isPrototypeOf'];
 
-type Shape = 'npm' | 'pypi' | 'tokens' | 'oci';
+type Shape = 'npm' | 'pypi' | 'cargo' | 'raw' | 'tokens' | 'oci';
 let cases = 0;
 const tally = new Map<string, number>();
 
 function shapeOk(shape: Shape, res: RawResponse): boolean {
-  if (shape === 'pypi') return /^text\/plain/.test(res.headers['content-type'] ?? '') && res.body.length > 0;
+  if (shape === 'pypi' || shape === 'raw') return /^text\/plain/.test(res.headers['content-type'] ?? '') && res.body.length > 0;
   try {
-    const b = JSON.parse(res.body.toString('utf8')) as { error?: unknown; errors?: { code?: unknown }[] };
+    const b = JSON.parse(res.body.toString('utf8')) as { error?: unknown; errors?: { code?: unknown; detail?: unknown }[] };
     if (shape === 'oci') return typeof b.errors?.[0]?.code === 'string';
+    if (shape === 'cargo') return typeof b.errors?.[0]?.detail === 'string';
     return typeof b.error === 'string' && b.error.length > 0;
   } catch {
     return false;
@@ -298,6 +300,101 @@ function decodeSafe(p: string): string {
   }
 }
 
+// ---- Cargo and raw files ------------------------------------------------------
+
+const u32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+};
+
+t.test('Cargo', async (t) => {
+  const r = await startRegistry({ server: { body_limit_mb: 1 } });
+  t.teardown(() => r.close());
+  const crate = Buffer.from('a .crate nobody unpacks'.repeat(20));
+  t.equal((await publish(r.url, publishBody(publishMeta('demo-crate', '1.0.0'), crate))).status, 200);
+  const tg = await target(r, 'cargo');
+
+  const positions: ((p: string) => RawRequest)[] = [
+    (p) => ({ method: 'GET', target: `/cargo/index/de/mo/${p}` }),
+    (p) => ({ method: 'GET', target: `/cargo/index/${p}` }),
+    (p) => ({ method: 'GET', target: `/cargo/index/${p}/demo-crate` }),
+    (p) => ({ method: 'GET', target: `/cargo/api/v1/crates/${p}/1.0.0/download` }),
+    (p) => ({ method: 'GET', target: `/cargo/api/v1/crates/demo-crate/${p}/download` }),
+    (p) => ({ method: 'DELETE', target: `/cargo/api/v1/crates/${p}/1.0.0/yank` }),
+    (p) => ({ method: 'PUT', target: `/cargo/api/v1/crates/demo-crate/${p}/unyank` }),
+    (p) => ({ method: 'GET', target: `/cargo/api/v1/crates/${p}/owners` }),
+    (p) => ({ method: 'PUT', target: '/cargo/api/v1/crates/new', body: publishBody(publishMeta(decodeSafe(p), '1.0.1'), crate) }),
+    (p) => ({ method: 'PUT', target: '/cargo/api/v1/crates/new', body: publishBody(publishMeta('demo-crate', decodeSafe(p)), crate) }),
+    (p) => ({ method: 'PUT', target: '/cargo/api/v1/crates/new', body: publishBody(publishMeta('demo-crate', '1.0.2', { deps: [{ name: decodeSafe(p), version_req: '1', features: [], optional: false, default_features: true, target: null, kind: 'normal' }] }), crate) }),
+  ];
+  for (const p of TRAVERSAL) for (const make of positions) await expectRefused(t, tg, 'cargo traversal', p.slice(0, 30), make(p));
+  for (const k of PROTO_KEYS) {
+    await expectRefused(t, tg, 'cargo prototype keys', k, { method: 'GET', target: `/cargo/api/v1/crates/demo-crate/${k}/download` });
+    await expectRefused(t, tg, 'cargo prototype keys', k, { method: 'PUT', target: '/cargo/api/v1/crates/new', body: publishBody(publishMeta('demo-crate', '1.0.3', { features: { [k]: 5 } }), crate) });
+  }
+  const meta = Buffer.from(JSON.stringify(publishMeta('demo-crate', '2.0.0')));
+  const malformed: [string, Buffer | string, number[]?][] = [
+    ['empty body', ''],
+    ['three bytes', 'abc'],
+    ['metadata length of 4 GiB', Buffer.concat([u32(0xffffffff), meta])],
+    ['metadata longer than the body', Buffer.concat([u32(meta.length + 100), meta])],
+    ['metadata not JSON', Buffer.concat([u32(5), Buffer.from('{{{{{'), u32(crate.length), crate])],
+    ['metadata a JSON array', Buffer.concat([u32(2), Buffer.from('[]'), u32(crate.length), crate])],
+    ['no .crate length', Buffer.concat([u32(meta.length), meta])],
+    ['.crate length of 4 GiB', Buffer.concat([u32(meta.length), meta, u32(0xffffffff), crate])],
+    ['.crate shorter than declared', Buffer.concat([u32(meta.length), meta, u32(crate.length + 10), crate])],
+    ['bytes after the .crate', Buffer.concat([u32(meta.length), meta, u32(crate.length), crate, Buffer.from('trailing')])],
+    ['empty .crate', Buffer.concat([u32(meta.length), meta, u32(0)])],
+    ['deps not a list', publishBody(publishMeta('demo-crate', '2.0.0', { deps: 'serde' }), crate)],
+    ['dependency without version_req', publishBody(publishMeta('demo-crate', '2.0.0', { deps: [{ name: 'serde' }] }), crate)],
+    ['unknown dependency kind', publishBody(publishMeta('demo-crate', '2.0.0', { deps: [{ name: 'serde', version_req: '1', kind: 'runtime' }] }), crate)],
+    ['version not SemVer', publishBody(publishMeta('demo-crate', '1.0'), crate)],
+    ['name starting with a digit', publishBody(publishMeta('9lives', '1.0.0'), crate)],
+    ['name of 65 characters', publishBody(publishMeta('a'.repeat(65), '1.0.0'), crate)],
+    ['existing version', publishBody(publishMeta('demo-crate', '1.0.0'), crate), [409]],
+    ['existing version, other spelling', publishBody(publishMeta('Demo_Crate', '1.0.0'), crate), [409]],
+  ];
+  for (const [label, body, status] of malformed) await expectRefused(t, tg, 'cargo malformed', label, { method: 'PUT', target: '/cargo/api/v1/crates/new', body }, status);
+  await expectRefused(t, tg, 'cargo malformed', 'declared Content-Length beyond the body limit', { method: 'PUT', target: '/cargo/api/v1/crates/new', headers: { 'content-length': '999999999' }, body: 'x' }, [413]);
+  t.same(diffSnapshots(tg.before, await tg.snap()), [], 'Cargo: nothing stored changed');
+});
+
+t.test('raw files', async (t) => {
+  const r = await startRegistry({ raw: { max_file_size: 4096 } });
+  t.teardown(() => r.close());
+  t.equal((await fetch(`${r.url}/raw/dir/kept.txt`, { method: 'PUT', body: 'kept' })).status, 201);
+  const tg = await target(r, 'raw');
+  const positions: ((p: string) => RawRequest)[] = [
+    (p) => ({ method: 'PUT', target: `/raw/${p}`, body: 'x' }),
+    (p) => ({ method: 'PUT', target: `/raw/dir/${p}/x.txt`, body: 'x' }),
+    (p) => ({ method: 'PUT', target: `/raw/${p}/dir/kept.txt`, body: 'x' }),
+    (p) => ({ method: 'GET', target: `/raw/${p}/storage/tmp` }),
+    (p) => ({ method: 'GET', target: `/raw/dir/${p}/` }),
+    (p) => ({ method: 'HEAD', target: `/raw/dir/${p}` }),
+    (p) => ({ method: 'DELETE', target: `/raw/${p}/dir/kept.txt` }),
+    (p) => ({ method: 'DELETE', target: `/raw/dir/${p}` }),
+  ];
+  // Long names are valid paths, and so is %252e%252e (decoded once, the literal name "%2e%2e"): only the rest here.
+  for (const p of TRAVERSAL.filter((x) => !/^[xy]+$/.test(x) && x !== '%252e%252e')) for (const make of positions) await expectRefused(t, tg, 'raw traversal', p.slice(0, 30), make(p));
+  const hostile: [string, RawRequest, number[]?][] = [
+    ['key of 5000 characters', { method: 'PUT', target: `/raw/${'k'.repeat(5000)}`, body: 'x' }, [400]],
+    ['non-ASCII key', { method: 'PUT', target: '/raw/%C3%A9t%C3%A9.txt', body: 'x' }, [400]],
+    ['space in key', { method: 'PUT', target: '/raw/a%20b', body: 'x' }, [400]],
+    ['empty segment', { method: 'PUT', target: '/raw/dir//kept.txt', body: 'x' }, [400]],
+    ['file below a file', { method: 'PUT', target: '/raw/dir/kept.txt/x', body: 'x' }, [409]],
+    ['file over a directory', { method: 'PUT', target: '/raw/dir', body: 'x' }, [409]],
+    ['PUT to a directory path', { method: 'PUT', target: '/raw/dir/', body: 'x' }, [400]],
+    ['overwrite without If-Match', { method: 'PUT', target: '/raw/dir/kept.txt', body: 'x' }, [409]],
+    ['declared length over max_file_size', { method: 'PUT', target: '/raw/dir/big', headers: { 'content-length': '999999999' }, body: 'x' }, [413]],
+    ['chunked body over max_file_size', { method: 'PUT', target: '/raw/dir/big', headers: { 'transfer-encoding': 'chunked' }, body: `1001\r\n${'z'.repeat(4097)}\r\n0\r\n\r\n` }, [413]],
+    ['If-None-Match other than *', { method: 'PUT', target: '/raw/dir/new', headers: { 'if-none-match': 'W/"x"' }, body: 'x' }, [400]],
+    ['listing with a huge after', { method: 'GET', target: `/raw/dir/?after=${'%2e'.repeat(2000)}` }, [200]],
+  ];
+  for (const [label, req, status] of hostile) await expectRefused(t, tg, 'raw hostile', label, req, status);
+  t.same(diffSnapshots(tg.before, await tg.snap()), [], 'raw: nothing stored changed');
+});
+
 // ---- token API and credentials ------------------------------------------------
 
 t.test('token API and Authorization headers', async (t) => {
@@ -382,6 +479,6 @@ t.test('token API and Authorization headers', async (t) => {
 });
 
 t.test('hostile package cases total', async (t) => {
-  t.comment(`hostile npm/PyPI/token cases: ${cases} (${[...tally].map(([k, v]) => `${k} ${v}`).join(', ')})`);
+  t.comment(`hostile npm/PyPI/Cargo/raw/token cases: ${cases} (${[...tally].map(([k, v]) => `${k} ${v}`).join(', ')})`);
   t.ok(cases > 0);
 });

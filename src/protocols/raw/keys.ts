@@ -1,6 +1,6 @@
 // Raw file paths: what follows /raw/, '/'-separated, each segment percent-
-// decoded and then printable ASCII without '\', never empty, '.' or '..', so a
-// path can only ever name a key below raw/ (checked again by storage/keys.ts).
+// decoded, then printable ASCII without a backslash or an encoded '/', never
+// empty, '.' or '..', so a path only ever names a key below raw/ (storage/keys.ts checks again).
 import { HttpError } from '../../main/errors.js';
 
 export const ROOT = 'raw';
@@ -23,7 +23,8 @@ export function rawPath(urlPath: string): string {
       throw new HttpError('BAD_REQUEST', 'malformed percent-encoding in path');
     }
     if (seg === '' || seg === '.' || seg === '..') throw new HttpError('BAD_REQUEST', 'path segments must not be empty, "." or ".."');
-    if (!/^[\x21-\x5b\x5d-\x7e]+$/.test(seg)) throw new HttpError('BAD_REQUEST', 'path must be printable ASCII without spaces or backslashes');
+    // An encoded '/' (%2F) is not a separator: it would let one segment hide '..' ones.
+    if (!/^[\x21-\x2e\x30-\x5b\x5d-\x7e]+$/.test(seg)) throw new HttpError('BAD_REQUEST', 'path must be printable ASCII without spaces, backslashes or encoded slashes');
     out.push(seg);
   }
   const path = out.join('/') + (trailing ? '/' : '');
