@@ -1,6 +1,7 @@
 // Crash safety: a real server process is SIGKILLed at random instants while
 // blob uploads (chunked PATCH/PUT and single POST), manifest pushes, tag
-// overwrites, npm publishes and token create/revoke are in flight — at least 50
+// overwrites, npm publishes, cargo publishes, raw file uploads and token
+// create/revoke are in flight — at least 50
 // times. After each restart: every write the server acknowledged is present
 // and intact (digests re-verified), nothing half-written is visible (every
 // stored blob hashes to its name, every tag and revision points at stored
@@ -16,6 +17,7 @@ import { BlobStore } from '../src/main/storage/blobs.js';
 import { verifyBlobs } from '../src/main/maintenance/verify.js';
 import { spawnRegistry, tempDir, type Child } from './helpers/registry.js';
 import { basic, makeHtpasswd } from './helpers/auth.js';
+import { publishBody, publishMeta } from './helpers/cargo-wire.js';
 
 const KILLS = Number(process.env.NORA_CRASH_KILLS ?? 50);
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -28,6 +30,9 @@ interface Ledger {
   /** tag → digests it may point at: the last acknowledged plus any unacknowledged attempt after it */
   tags: Map<string, { repo: string; tag: string; possible: Set<string>; acked: string | null }>;
   npm: Map<string, Buffer>;
+  /** cargo version → its .crate; raw path → its bytes */
+  cargo: Map<string, Buffer>;
+  raw: Map<string, Buffer>;
   tokens: Map<string, 'live' | 'revoked' | 'unknown'>;
 }
 
@@ -60,7 +65,7 @@ t.test(`${KILLS} SIGKILLs during writes lose nothing acknowledged and leave noth
     NORA_AUTH_HASH_WORKERS: '1',
     NORA_LOG_LEVEL: 'warn',
   };
-  const ledger: Ledger = { blobs: new Map(), manifests: new Map(), tags: new Map(), npm: new Map(), tokens: new Map() };
+  const ledger: Ledger = { blobs: new Map(), manifests: new Map(), tags: new Map(), npm: new Map(), cargo: new Map(), raw: new Map(), tokens: new Map() };
   let child: Child | null = null;
   t.teardown(() => child?.stop('SIGKILL'));
   const inFlightAtKill = new Map<string, number>();
@@ -131,6 +136,18 @@ t.test(`${KILLS} SIGKILLs during writes lose nothing acknowledged and leave noth
     const res = await req(`${url}/npm/crashpkg`, 'PUT', JSON.stringify(doc), { 'content-type': 'application/json' });
     if (res.status === 201) ledger.npm.set(version, tgz);
   };
+  const cargoPublish = async (url: string) => {
+    const version = `0.1.${seq++}`;
+    const crate = randomBytes(24 * 1024 + Math.floor(Math.random() * 64 * 1024));
+    const res = await req(`${url}/cargo/api/v1/crates/new`, 'PUT', publishBody(publishMeta('crash-crate', version), crate));
+    if (res.status === 200) ledger.cargo.set(version, crate);
+  };
+  const rawUpload = async (url: string) => {
+    const path = `crash/f${seq++}.bin`;
+    const bytes = randomBytes(32 * 1024 + Math.floor(Math.random() * 128 * 1024));
+    const res = await req(`${url}/raw/${path}`, 'PUT', bytes, { 'if-none-match': '*' });
+    if (res.status === 201) ledger.raw.set(path, bytes);
+  };
   const tokenOps = async (url: string) => {
     const res = await fetch(`${url}/api/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'admin-pw', role: 'write' }) });
     if (res.status !== 200) return;
@@ -153,6 +170,8 @@ t.test(`${KILLS} SIGKILLs during writes lose nothing acknowledged and leave noth
     ['manifest push', manifestPush],
     ['tag overwrite', tagOverwrite],
     ['npm publish', npmPublish],
+    ['cargo publish', cargoPublish],
+    ['raw upload', rawUpload],
     ['token create/revoke', tokenOps],
   ];
 
@@ -193,6 +212,16 @@ t.test(`${KILLS} SIGKILLs during writes lose nothing acknowledged and leave noth
       }
     }
     for (const f of await walk(join(storagePath, 'npm'))) JSON.parse(await readFile(f, 'utf8'));
+    // Cargo and raw metadata parse and name only stored .crate / file bytes.
+    const blobStored = (hex: string) => fileExists(join(storagePath, 'blobs', 'sha256', hex.slice(0, 2), hex));
+    for (const f of await walk(join(storagePath, 'cargo'))) {
+      for (const v of (JSON.parse(await readFile(f, 'utf8')) as { versions: { entry: { vers: string; cksum: string } }[] }).versions)
+        if (!(await blobStored(v.entry.cksum))) problems.push(`cargo ${v.entry.vers} names a missing .crate`);
+    }
+    for (const f of await walk(join(storagePath, 'raw'))) {
+      const p = JSON.parse(await readFile(f, 'utf8')) as { sha256: string };
+      if (!(await blobStored(p.sha256))) problems.push(`raw ${f.slice(storagePath.length)} names missing bytes`);
+    }
     for (const f of (await readdir(tokensDir)).filter((n) => n.endsWith('.json'))) JSON.parse(await readFile(join(tokensDir, f), 'utf8'));
 
     // Acknowledged writes, re-read over HTTP and re-hashed.
@@ -220,6 +249,19 @@ t.test(`${KILLS} SIGKILLs during writes lose nothing acknowledged and leave noth
         const tb = await req(`${url}/npm/crashpkg/-/crashpkg-${v}.tgz`, 'GET');
         if (!Buffer.from(await tb.arrayBuffer()).equals(tgz)) problems.push(`npm tarball ${v} not intact`);
       }
+    }
+    if (ledger.cargo.size) {
+      const lines = (await (await req(`${url}/cargo/index/cr/as/crash-crate`, 'GET')).text()).trim().split('\n');
+      const listed = new Set(lines.map((l) => (JSON.parse(l) as { vers: string }).vers));
+      for (const [v, crate] of full ? [...ledger.cargo] : sample([...ledger.cargo], 4)) {
+        if (!listed.has(v)) problems.push(`acknowledged cargo version ${v} missing from the index`);
+        const dl = await req(`${url}/cargo/api/v1/crates/crash-crate/${v}/download`, 'GET');
+        if (!Buffer.from(await dl.arrayBuffer()).equals(crate)) problems.push(`.crate ${v} not intact`);
+      }
+    }
+    for (const [path, bytes] of full ? [...ledger.raw] : sample([...ledger.raw], 4)) {
+      const res = await req(`${url}/raw/${path}`, 'GET');
+      if (!Buffer.from(await res.arrayBuffer()).equals(bytes)) problems.push(`raw file ${path} not intact (${res.status})`);
     }
     // Each check after a restart is a cold argon2 verification: sample, except at the end.
     for (const [tok, state] of full ? [...ledger.tokens] : sample([...ledger.tokens], 3)) {
@@ -273,7 +315,7 @@ t.test(`${KILLS} SIGKILLs during writes lose nothing acknowledged and leave noth
   await child.stop('SIGTERM');
   child = null;
   t.equal(kills, KILLS);
-  t.ok(ledger.blobs.size > 5 && ledger.manifests.size > 0 && ledger.tokens.size > 0, `acknowledged: ${ledger.blobs.size} blobs, ${ledger.manifests.size} manifests, ${ledger.tags.size} tags, ${ledger.npm.size} npm versions, ${ledger.tokens.size} tokens`);
+  t.ok(ledger.blobs.size > 5 && ledger.manifests.size > 0 && ledger.tokens.size > 0, `acknowledged: ${ledger.blobs.size} blobs, ${ledger.manifests.size} manifests, ${ledger.tags.size} tags, ${ledger.npm.size} npm versions, ${ledger.cargo.size} crate versions, ${ledger.raw.size} raw files, ${ledger.tokens.size} tokens`);
   t.comment(`kill points survived: ${kills}; operations in flight at the kill: ${[...inFlightAtKill].map(([k, v]) => `${k} ${v}`).join(', ')}; slowest restart ${maxStart} ms; ms spent: ${JSON.stringify(spent)}`);
 });
 
