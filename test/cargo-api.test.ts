@@ -7,6 +7,7 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { startRegistry } from './helpers/registry.js';
+import { metric } from './helpers/auth.js';
 import { publish, publishBody, publishMeta, sha256 } from './helpers/cargo-wire.js';
 import { MemoryDriver } from '../src/main/storage/drivers/memory.js';
 import { JsonDocuments } from '../src/main/storage/json-document.js';
@@ -99,6 +100,9 @@ t.test('cargo API', async (t) => {
   t.equal(wrong.status, 405);
   t.equal(wrong.headers.get('allow'), 'PUT');
   t.match(await wrong.json(), { errors: [{ detail: String }] });
+
+  t.equal(await metric(r.url, 'nora_http_requests_total', 'format="cargo",method="PUT",status="200"'), 3, 'metrics: publishes and unyank under the cargo label');
+  t.equal(await metric(r.url, 'nora_http_requests_total', 'format="cargo",method="PUT",status="409"'), 2, 'metrics: refused publishes');
 });
 
 t.test('concurrent publishes of different versions lose none', async (t) => {

@@ -1,5 +1,5 @@
 // `nora gc`: what is referenced (Docker manifests, indexes, referrers, links;
-// npm and PyPI documents) survives, what is not is deleted once older than the
+// npm, PyPI and Cargo documents, raw file pointers) survives, what is not is deleted once older than the
 // grace period, expired upload temp files go, a dry run changes nothing, and a
 // push running at the same time never loses a blob it was told was stored.
 import t from 'tap';
@@ -16,6 +16,7 @@ import { collectGarbage, type GcReport } from '../src/main/maintenance/gc.js';
 import { CLI, startRegistry, tempDir, type Running } from './helpers/registry.js';
 import { OCI_MANIFEST, encode, pushBlob, pushImage, pushIndex, putManifest, type Pushed } from './helpers/oci-push.js';
 import { diffSnapshots, snapshotTree } from './helpers/tree-snapshot.js';
+import { publish, publishBody, publishMeta } from './helpers/cargo-wire.js';
 
 const exec = promisify(execFile);
 const HOUR = 3600_000;
@@ -106,6 +107,10 @@ t.test('gc keeps everything referenced by any format and deletes only old unrefe
   const sdist = Buffer.from('a PyPI sdist for gc');
   const up = await fetch(`${r.url}/pypi/`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }, body: pypiForm('gc-proj', '1.0', sdist) });
   t.equal(up.status, 200, await up.text());
+  const crate = Buffer.from('a .crate for gc');
+  t.equal((await publish(r.url, publishBody(publishMeta('gc-crate', '1.0.0'), crate))).status, 200);
+  const rawKept = Buffer.from('a raw file for gc');
+  t.equal((await fetch(`${r.url}/raw/gc/kept.txt`, { method: 'PUT', body: rawKept })).status, 201);
 
   // Garbage: a blob nothing ever named; a blob whose only link was deleted; a
   // deleted manifest (with its own config); an unpublished npm version's tarball.
@@ -123,7 +128,15 @@ t.test('gc keeps everything referenced by any format and deletes only old unrefe
   const rev = ((await (await fetch(`${r.url}/npm/gcpkg?write=true`)).json()) as { _rev: string })._rev;
   const unpub = await fetch(`${r.url}/npm/gcpkg/-rev/${rev}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'gcpkg', versions: { '1.0.0': {} } }) });
   t.equal(unpub.status, 200, 'npm unpublish of 1.1.0');
-  const garbage = [digestOf(orphan), unlinked.digest, dropped.digest, droppedDoc.config.digest, ...droppedDoc.layers.map((l) => l.digest), digestOf(tgz2, 'sha512')];
+  // Raw: a deleted file, and the first version of a replaced one.
+  const rawGone = Buffer.from('a raw file deleted later');
+  t.equal((await fetch(`${r.url}/raw/gc/gone.txt`, { method: 'PUT', body: rawGone })).status, 201);
+  t.equal((await fetch(`${r.url}/raw/gc/gone.txt`, { method: 'DELETE' })).status, 204);
+  const rawOld = Buffer.from('raw file, first version');
+  const v1 = await fetch(`${r.url}/raw/gc/replaced.txt`, { method: 'PUT', body: rawOld });
+  const rawNew = Buffer.from('raw file, second version');
+  t.equal((await fetch(`${r.url}/raw/gc/replaced.txt`, { method: 'PUT', body: rawNew, headers: { 'if-match': v1.headers.get('etag')! } })).status, 200);
+  const garbage = [digestOf(rawGone), digestOf(rawOld), digestOf(orphan), unlinked.digest, dropped.digest, droppedDoc.config.digest, ...droppedDoc.layers.map((l) => l.digest), digestOf(tgz2, 'sha512')];
 
   // Temp files: an abandoned upload file (older than the session TTL) and a live session's file.
   const stale = join(r.config.storage.path, 'tmp', 'upload-abandoned');
@@ -173,6 +186,10 @@ t.test('gc keeps everything referenced by any format and deletes only old unrefe
   t.ok(Buffer.from(await tb.arrayBuffer()).equals(tgz), 'npm tarball intact');
   const pf = await fetch(`${r.url}/simple/gc-proj/gc-proj-1.0.tar.gz`);
   t.ok(Buffer.from(await pf.arrayBuffer()).equals(sdist), 'PyPI file intact');
+  const cf = await fetch(`${r.url}/cargo/api/v1/crates/gc-crate/1.0.0/download`);
+  t.ok(Buffer.from(await cf.arrayBuffer()).equals(crate), '.crate intact');
+  t.equal(await (await fetch(`${r.url}/raw/gc/kept.txt`)).text(), rawKept.toString(), 'raw file intact');
+  t.equal(await (await fetch(`${r.url}/raw/gc/replaced.txt`)).text(), rawNew.toString(), 'replaced raw file intact');
   // The live upload session carries on and completes.
   const done = await fetch(`${r.url}${loc}?digest=${digestOf(Buffer.from('first half second half'))}`, { method: 'PUT', body: 'second half' });
   t.equal(done.status, 201, 'the upload session in progress survived gc');

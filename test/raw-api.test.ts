@@ -8,6 +8,7 @@ import t from 'tap';
 import { createHash } from 'node:crypto';
 import { startRegistry } from './helpers/registry.js';
 import { rawHttp } from './helpers/raw-http.js';
+import { metric } from './helpers/auth.js';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -100,6 +101,10 @@ t.test('raw files', async (t) => {
   // Racing create-only writers: exactly one wins.
   const racers = await Promise.all(Array.from({ length: 8 }, (_, i) => put('race.txt', `writer ${i}`, { 'if-none-match': '*' }).then((x) => x.status)));
   t.same(racers.sort(), [201, 412, 412, 412, 412, 412, 412, 412]);
+
+  // Requests count under their own format label.
+  t.ok((await metric(r.url, 'nora_http_requests_total', 'format="raw",method="PUT",status="201"')) >= 10, 'metrics: raw PUTs by status');
+  t.ok((await metric(r.url, 'nora_http_requests_total', 'format="raw",method="GET",status="206"')) >= 1, 'metrics: raw ranged GETs');
 });
 
 t.test('raw disabled', async (t) => {
