@@ -27,10 +27,17 @@ function crateSegments(path: string): string[] | null {
   }
 }
 
+/** The crate a path names: an index file's last segment, or the first segment below the crates API (not `new`). */
+function crateOf(path: string): string | undefined {
+  if (path.startsWith(INDEX)) return path === `${INDEX}config.json` ? undefined : path.slice(path.lastIndexOf('/') + 1);
+  const first = crateSegments(path)?.[0];
+  return first === 'new' ? undefined : first;
+}
+
+/** Reads need `read`; publish, yank and unyank `write`. */
 function requirement(req: Req): Requirement {
   const access = isRead(req.method) ? 'read' : 'write';
-  const segs = crateSegments(req.path);
-  const name = req.path.startsWith(INDEX) && req.path !== `${INDEX}config.json` ? req.path.slice(req.path.lastIndexOf('/') + 1) : segs?.[0] !== 'new' ? segs?.[0] : undefined;
+  const name = crateOf(req.path);
   return name ? { access, resource: { kind: 'package', name } } : { access };
 }
 
