@@ -56,7 +56,9 @@ t.test('raw files', async (t) => {
     t.equal(res.headers.get('content-security-policy'), 'sandbox', `${name}: sandboxed`);
     t.equal(res.headers.get('x-content-type-options'), 'nosniff', `${name}: nosniff`);
   }
-  t.equal((await fetch(`${r.url}/raw/site/none`)).status, 404);
+  const missing = await fetch(`${r.url}/raw/site/%3Cscript%3E.html`);
+  t.equal(missing.status, 404);
+  t.equal(missing.headers.get('content-security-policy'), 'sandbox', 'an error quoting the path is sandboxed too');
 
   // A file and a directory cannot share a path (a disk could not hold both).
   t.equal((await put('docs/readme.txt/inner', 'x')).status, 409, 'below a file');

@@ -5,6 +5,7 @@ import type { Context } from '../../main/protocol.js';
 import type { Reply, Req } from '../../main/http/types.js';
 import { HttpError } from '../../main/errors.js';
 import { dirKey } from './keys.js';
+import { SAFE_HEADERS } from './content-type.js';
 import type { RawStore } from './store.js';
 
 type Entry = { name: string; type: 'file'; size: number; sha256: string; modified: string } | { name: string; type: 'directory' };
@@ -20,6 +21,7 @@ export function createListing(ctx: Context, store: RawStore) {
       const got = await store.load(`${dir}${name}`);
       entries.push(got ? { name, type: 'file', size: got.file.size, sha256: got.file.sha256, modified: got.file.modified } : { name, type: 'directory' });
     }
+    for (const [k, v] of SAFE_HEADERS) reply.header(k, v);
     reply.header('Cache-Control', 'no-cache').json(200, { path: dir, entries, next: page.more ? page.names[page.names.length - 1]! : null });
   };
 }
