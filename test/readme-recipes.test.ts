@@ -1,9 +1,9 @@
 // The README's recipes run as pasted: the quick start's umoci + skopeo lines
-// and the auth-off npm publish line, taken from README.md itself (only the port
+// the auth-off npm publish line and the raw-file curl block, taken from README.md itself (only the port
 // is changed), so a README edit that breaks them fails here.
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ROOT, startRegistry, tempDir } from './helpers/registry.js';
 import { makePackage, NpmWorkspace } from './helpers/npm-cli.js';
@@ -57,4 +57,17 @@ t.test('auth off: npm publish with the README line', async (t) => {
   t.equal(published.code, 0, published.stderr);
   const doc = (await (await fetch(`${r.url}/npm/readme-hello`)).json()) as { versions: Record<string, unknown> };
   t.ok(doc.versions['1.0.0'], 'the version is stored');
+});
+
+t.test('raw files: the curl block uploads, replaces, downloads, lists and deletes', async (t) => {
+  const r = await startRegistry();
+  t.teardown(() => r.close());
+  const work = await tempDir('nora-readme-raw-');
+  t.teardown(() => rm(work, { recursive: true, force: true }));
+  await writeFile(join(work, 'build.tar.gz'), 'release bytes\n');
+  const script = shBlock('raw/releases').replaceAll('127.0.0.1:4000', `127.0.0.1:${r.port}`);
+  const run = await bash(script, work);
+  t.equal(run.code, 0, run.out);
+  t.match(run.out, /"name":"build\.tar\.gz","type":"file"/, 'the listing names the file');
+  t.equal((await fetch(`${r.url}/raw/releases/1.0/build.tar.gz`)).status, 404, 'and the block ends by deleting it');
 });
