@@ -44,6 +44,7 @@ export interface Config {
   };
   cargo: { enabled: boolean };
   raw: { enabled: boolean; max_file_size: number; cache_control: string };
+  maven: { enabled: boolean; checksum_verify: boolean; immutable_releases: boolean };
   log: { level: LogLevel };
 }
 
@@ -111,6 +112,11 @@ const SCHEMA: Record<string, Record<string, KeySpec>> = {
     max_file_size: { kind: 'int', env: 'NORA_RAW_MAX_FILE_SIZE', min: 1, max: Number.MAX_SAFE_INTEGER },
     cache_control: { kind: 'string', env: 'NORA_RAW_CACHE_CONTROL', check: (v) => (/^[\x20-\x7e]*$/.test(String(v)) ? undefined : 'must be printable ASCII') },
   },
+  maven: {
+    enabled: { kind: 'bool', env: 'NORA_MAVEN_ENABLED' },
+    checksum_verify: { kind: 'bool', env: 'NORA_MAVEN_CHECKSUM_VERIFY' },
+    immutable_releases: { kind: 'bool', env: 'NORA_MAVEN_IMMUTABLE_RELEASES' },
+  },
   log: {
     level: { kind: 'enum', env: 'NORA_LOG_LEVEL', values: ['debug', 'info', 'warn', 'error'] },
   },
@@ -151,6 +157,7 @@ export function defaults(cores = 2): Config {
     },
     cargo: { enabled: true },
     raw: { enabled: true, max_file_size: 100 * 1024 * 1024, cache_control: 'no-cache' },
+    maven: { enabled: true, checksum_verify: true, immutable_releases: true },
     log: { level: 'info' },
   };
 }

@@ -6,5 +6,6 @@ import { npmProtocol } from './npm/index.js';
 import { pypiProtocol } from './pypi/index.js';
 import { cargoProtocol } from './cargo/index.js';
 import { rawProtocol } from './raw/index.js';
+import { mavenProtocol } from './maven/index.js';
 
-export const protocolFactories: ((ctx: Context) => Promise<Protocol> | Protocol)[] = [tokenApiProtocol, dockerProtocol, npmProtocol, pypiProtocol, cargoProtocol, rawProtocol];
+export const protocolFactories: ((ctx: Context) => Promise<Protocol> | Protocol)[] = [tokenApiProtocol, dockerProtocol, npmProtocol, pypiProtocol, cargoProtocol, rawProtocol, mavenProtocol];

@@ -73,7 +73,8 @@ export interface Reply {
   /** true once a response has been started or the client went away */
   readonly done: boolean;
   readonly aborted: boolean;
-  status(code: number): Reply;
+  /** `reason` replaces the standard reason phrase (clients such as mvn show only the status line); printable ASCII only. */
+  status(code: number, reason?: string): Reply;
   header(name: string, value: string | number): Reply;
   /** Ends with a small body (string/Buffer). HEAD requests send headers only. */
   send(body?: string | Buffer): void;

@@ -107,6 +107,7 @@ class UwsRequest implements Req {
 
 export class UwsReply implements Reply {
   private code = 200;
+  private reason: string | undefined;
   private headers: [string, string][] = [];
   private started = false;
   aborted = false;
@@ -137,8 +138,9 @@ export class UwsReply implements Reply {
     this.resolveFinished();
   }
 
-  status(code: number): Reply {
+  status(code: number, reason?: string): Reply {
     this.code = code;
+    this.reason = reason === undefined ? undefined : reason.replace(/[^\x20-\x7e]+/g, ' ').slice(0, 200);
     return this;
   }
   /** Sets a header, replacing an earlier one of the same name. */
@@ -151,7 +153,7 @@ export class UwsReply implements Reply {
   }
 
   private writeHead(): void {
-    this.res.writeStatus(statusLine(this.code));
+    this.res.writeStatus(this.reason ? `${this.code} ${this.reason}` : statusLine(this.code));
     for (const [k, v] of this.headers) this.res.writeHeader(k, v);
   }
 

@@ -38,9 +38,9 @@ export function blobAt(key: string): Digest | null {
   return d && prefix.length === 2 && hex.startsWith(prefix) ? d : null;
 }
 
-/** A transform that hashes (sha256, plus the expected algorithm) and counts bytes, with a size cap. */
+/** A transform that hashes (sha256, plus the expected algorithm; callers may add any node:crypto hash by name) and counts bytes, with a size cap. */
 export class HashingCounter extends Transform {
-  readonly hashes = new Map<Algorithm, Hash>();
+  readonly hashes = new Map<string, Hash>();
   bytes = 0;
   constructor(algorithms: Algorithm[], private readonly limit = Infinity) {
     super();
