@@ -1,5 +1,5 @@
 // Hostile input on npm (/npm/), PyPI (/simple/, /pypi/), Cargo (/cargo/), raw
-// files (/raw/) and the token API (/api/tokens): traversal payloads in every path parameter and JSON field
+// files (/raw/), Maven (/maven2/) and the token API (/api/tokens): traversal payloads in every path parameter and JSON field
 // that names something stored, JavaScript prototype keys (__proto__,
 // constructor, ...) wherever a name is looked up in stored metadata, and
 // malformed bodies. Each case gets a 4xx in the format's own error shape and
@@ -32,12 +32,12 @@ const TRAVERSAL = [
 /** Keys every plain JavaScript object answers to. */
 const PROTO_KEYS = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__', 'isPrototypeOf'];
 
-type Shape = 'npm' | 'pypi' | 'cargo' | 'raw' | 'tokens' | 'oci';
+type Shape = 'npm' | 'pypi' | 'cargo' | 'raw' | 'maven' | 'tokens' | 'oci';
 let cases = 0;
 const tally = new Map<string, number>();
 
 function shapeOk(shape: Shape, res: RawResponse): boolean {
-  if (shape === 'pypi' || shape === 'raw') return /^text\/plain/.test(res.headers['content-type'] ?? '') && res.body.length > 0;
+  if (shape === 'pypi' || shape === 'raw' || shape === 'maven') return /^text\/plain/.test(res.headers['content-type'] ?? '') && res.body.length > 0;
   try {
     const b = JSON.parse(res.body.toString('utf8')) as { error?: unknown; errors?: { code?: unknown; detail?: unknown }[] };
     if (shape === 'oci') return typeof b.errors?.[0]?.code === 'string';
@@ -395,6 +395,60 @@ t.test('raw files', async (t) => {
   t.same(diffSnapshots(tg.before, await tg.snap()), [], 'raw: nothing stored changed');
 });
 
+// ---- Maven ------------------------------------------------------------------
+
+t.test('Maven', async (t) => {
+  const r = await startRegistry({ server: { body_limit_mb: 1 } });
+  t.teardown(() => r.close());
+  const base = '/maven2/com/example/demo/1.0';
+  const jar = Buffer.from('a jar nobody opens'.repeat(10));
+  t.equal((await fetch(`${r.url}${base}/demo-1.0.jar`, { method: 'PUT', body: jar })).status, 201);
+  const tg = await target(r, 'maven');
+
+  // Every segment of the layout, on reads, deploys and checksum deploys.
+  const positions: ((p: string) => RawRequest)[] = [
+    (p) => ({ method: 'GET', target: `/maven2/${p}/example/demo/1.0/demo-1.0.jar` }),
+    (p) => ({ method: 'GET', target: `/maven2/com/${p}/demo/1.0/demo-1.0.jar` }),
+    (p) => ({ method: 'HEAD', target: `/maven2/com/example/${p}/1.0/demo-1.0.jar` }),
+    (p) => ({ method: 'GET', target: `${base}/${p}` }),
+    (p) => ({ method: 'GET', target: `/maven2/com/example/${p}/maven-metadata.xml` }),
+    (p) => ({ method: 'PUT', target: `/maven2/com/${p}/demo/1.0/demo-1.0.pom`, body: 'x' }),
+    (p) => ({ method: 'PUT', target: `/maven2/com/example/demo/${p}/demo-${p}.jar`, body: 'x' }),
+    (p) => ({ method: 'PUT', target: `${base}/${p}`, body: 'x' }),
+    (p) => ({ method: 'PUT', target: `${base}/demo-1.0-${p}.jar`, body: 'x' }),
+    (p) => ({ method: 'PUT', target: `${base}/${p}.sha1`, body: 'x' }),
+    (p) => ({ method: 'PUT', target: `/maven2/${p}/maven-metadata.xml`, body: 'x' }),
+  ];
+  for (const p of [...TRAVERSAL, '/etc/passwd', '%2fetc%2fpasswd', 'C:%5cwin'])
+    for (const make of positions) await expectRefused(t, tg, 'maven traversal', p.slice(0, 30), make(p));
+  for (const k of PROTO_KEYS) {
+    const reqs: RawRequest[] = [
+      { method: 'GET', target: `${base}/${k}` },
+      { method: 'GET', target: `${base}/${k}.sha1` },
+      { method: 'PUT', target: `${base}/${k}.md5`, body: '0'.repeat(32) },
+      { method: 'GET', target: `/maven2/com/example/${k}/maven-metadata.xml` },
+    ];
+    for (const req of reqs) await expectRefused(t, tg, 'maven prototype keys', k, req);
+  }
+  const malformed: [string, RawRequest, number[]?][] = [
+    ['declared length over the body limit', { method: 'PUT', target: `${base}/demo-1.0-big.jar`, headers: { 'content-length': String(2 * 1024 * 1024) } }, [413]],
+    ['declared length of 1 PB', { method: 'PUT', target: `${base}/demo-1.0-huge.jar`, headers: { 'content-length': '999999999' } }, [413]],
+    ['checksum that is not hex', { method: 'PUT', target: `${base}/demo-1.0.jar.sha1`, body: 'not a checksum' }, [400]],
+    ['checksum of the wrong length', { method: 'PUT', target: `${base}/demo-1.0.jar.sha256`, body: 'ab'.repeat(20) }, [400]],
+    ['checksum that disagrees', { method: 'PUT', target: `${base}/demo-1.0.jar.sha1`, body: '0'.repeat(40) }, [400]],
+    ['checksum body over 1 MiB', { method: 'PUT', target: `${base}/demo-1.0.jar.md5`, body: 'a'.repeat(1024 * 1024 + 1) }, [413]],
+    ['release overwrite', { method: 'PUT', target: `${base}/demo-1.0.jar`, body: 'other bytes' }, [409]],
+    ['file of another version', { method: 'PUT', target: `${base}/demo-2.0.jar`, body: 'x' }, [400]],
+    ['too few segments', { method: 'PUT', target: '/maven2/demo/1.0/demo-1.0.jar', body: 'x' }, [400]],
+    ['DELETE', { method: 'DELETE', target: `${base}/demo-1.0.jar` }, [405]],
+    ['POST', { method: 'POST', target: `${base}/demo-1.0.jar`, body: 'x' }, [405]],
+  ];
+  for (const [label, req, status] of malformed) await expectRefused(t, tg, 'maven malformed', label, req, status);
+  const res = await fetch(`${r.url}${base}/demo-1.0.jar`);
+  t.ok(Buffer.from(await res.arrayBuffer()).equals(jar), 'the deployed jar is intact');
+  t.same(diffSnapshots(tg.before, await tg.snap()), [], 'Maven: nothing stored changed');
+});
+
 // ---- token API and credentials ------------------------------------------------
 
 t.test('token API and Authorization headers', async (t) => {
@@ -479,6 +533,6 @@ t.test('token API and Authorization headers', async (t) => {
 });
 
 t.test('hostile package cases total', async (t) => {
-  t.comment(`hostile npm/PyPI/Cargo/raw/token cases: ${cases} (${[...tally].map(([k, v]) => `${k} ${v}`).join(', ')})`);
+  t.comment(`hostile npm/PyPI/Cargo/raw/Maven/token cases: ${cases} (${[...tally].map(([k, v]) => `${k} ${v}`).join(', ')})`);
   t.ok(cases > 0);
 });

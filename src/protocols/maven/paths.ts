@@ -25,7 +25,7 @@ export type MavenPath =
   | (Coordinates & { kind: 'version-metadata'; version: string; checksum: Checksum | null });
 
 export const METADATA = 'maven-metadata.xml';
-/** Coordinates and file names: Maven's own character set; a leading dot or dash is refused (".", "..", options). */
+/** Coordinates and file names: Maven's own character set; a leading dot or dash (".", "..", options) and ".." anywhere are refused. */
 const SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9_.+~-]{0,199}$/;
 const MAX_SEGMENTS = 64;
 
@@ -49,7 +49,7 @@ export function segmentsOf(rawPath: string): string[] {
     } catch {
       throw bad('malformed percent-encoding');
     }
-    if (!SEGMENT.test(s)) throw bad(`segment ${JSON.stringify(s.slice(0, 64))} is not a plain name (letters, digits, . _ - + ~)`);
+    if (!SEGMENT.test(s) || s.includes('..')) throw bad(`segment ${JSON.stringify(s.slice(0, 64))} is not a plain name (letters, digits, . _ - + ~)`);
     return s;
   });
 }

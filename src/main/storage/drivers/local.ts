@@ -58,14 +58,19 @@ export interface LocalOptions {
   private?: boolean;
 }
 
+/**
+ * Replace-if-unchanged is check-then-rename: serialised per file, for every
+ * driver of this process (two registries on one directory, as in tests), but
+ * not across processes: replicas need an object store's conditional writes.
+ */
+const casLock = new KeyedLock();
+
 export class LocalDriver implements StorageDriver {
   readonly name = 'local';
   readonly root: string;
   private readonly tmpDir: string;
   private readonly fileMode: number;
   private readonly knownDirs = new Set<string>();
-  /** replace-if-unchanged is check-then-rename: serialised per key (one process per directory) */
-  private readonly casLock = new KeyedLock();
 
   constructor(root: string, private readonly opts: LocalOptions = {}) {
     this.root = resolve(root);
@@ -209,7 +214,7 @@ export class LocalDriver implements StorageDriver {
       return version;
     };
     if (!condition) return write();
-    return this.casLock.run(key, async () => {
+    return casLock.run(dest, async () => {
       const cur = await this.stat(key);
       if (!cur || cur.version !== condition.ifMatch) return null;
       return write();
@@ -299,7 +304,7 @@ export class LocalDriver implements StorageDriver {
     const encoded = Buffer.from(key).toString('base64url');
     if (this.opts.private || encoded.length > 200) {
       // No room to name the key in an aside file: check and unlink under this process's lock.
-      return this.casLock.run(key, async () => {
+      return casLock.run(path, async () => {
         const cur = await this.stat(key);
         if (!cur || cur.version !== opts.ifMatch) return false;
         return this.delete(key);
