@@ -7,7 +7,7 @@
 // docker_anon_pull opens the ping). A refusal is 401 without (valid)
 // credentials, 403 with too small a role, in the format's own error shape.
 // The auth gate's existing tests cover the /v2/ core routes; this adds npm,
-// PyPI, Cargo, raw files, the token API, system paths and every Docker route. Afterwards the
+// PyPI, Cargo, raw files, Maven, the token API, system paths and every Docker route. Afterwards the
 // captured log and every response body are searched for the secrets used.
 // The token API takes its credentials in the body: a second table sends each
 // kind of caller there (htpasswd password, read/write/admin token as the
@@ -28,7 +28,7 @@ const RANK: Record<Need, number> = { public: 0, read: 1, write: 2, admin: 3 };
 const ROLE: Record<Exclude<Who, 'none' | 'bad-password' | 'bad-token'>, number> = { read: 1, write: 2, admin: 3, htpasswd: 2, 'htpasswd-admin': 2 };
 
 const Z = 'sha256:' + '0'.repeat(64);
-type Format = 'docker' | 'npm' | 'pypi' | 'cargo' | 'raw' | 'tokens' | 'system';
+type Format = 'docker' | 'npm' | 'pypi' | 'cargo' | 'raw' | 'maven' | 'tokens' | 'system';
 interface Route {
   method: string;
   path: string;
@@ -80,6 +80,14 @@ const ROUTES: Route[] = [
   r('pypi', 'POST', '/pypi/', 'write', 'x', 'multipart/form-data; boundary=b'),
   r('pypi', 'POST', '/simple/', 'write', 'x', 'multipart/form-data; boundary=b'),
   r('pypi', 'POST', '/pypi/demo/1.0/yank', 'write', 'why'),
+  r('maven', 'GET', '/maven2/com/example/demo/1.0/demo-1.0.jar', 'read'),
+  r('maven', 'HEAD', '/maven2/com/example/demo/1.0/demo-1.0.jar', 'read'),
+  r('maven', 'GET', '/maven2/com/example/demo/1.0/demo-1.0.jar.sha1', 'read'),
+  r('maven', 'GET', '/maven2/com/example/demo/maven-metadata.xml', 'read'),
+  r('maven', 'GET', '/maven2/com/example/demo/1.0-SNAPSHOT/maven-metadata.xml.md5', 'read'),
+  r('maven', 'PUT', '/maven2/com/example/demo/1.0/demo-1.0.pom', 'write', '<project/>'),
+  r('maven', 'PUT', '/maven2/com/example/demo/1.0/demo-1.0.pom.sha1', 'write', '0'.repeat(40)),
+  r('maven', 'PUT', '/maven2/com/example/demo/maven-metadata.xml', 'write', '<metadata/>'),
   r('tokens', 'POST', '/api/tokens/list', 'public', '{}', 'application/json'),
   r('system', 'GET', '/health', 'public'),
   r('system', 'GET', '/ready', 'public'),
@@ -132,7 +140,7 @@ function expected(route: Route, who: Who, v: Variant): 'allowed' | 401 | 403 {
 
 function shapeOk(route: Route, body: Buffer, type: string): boolean {
   const text = body.toString('utf8');
-  if (route.format === 'pypi' || route.format === 'raw') return /^text\/plain/.test(type) && text.length > 0;
+  if (route.format === 'pypi' || route.format === 'raw' || route.format === 'maven') return /^text\/plain/.test(type) && text.length > 0;
   try {
     const j = JSON.parse(text) as { errors?: { code?: string; detail?: string }[]; error?: string };
     if (route.format === 'docker') return typeof j.errors?.[0]?.code === 'string';
@@ -170,7 +178,8 @@ for (const v of VARIANTS) {
     // Wrong credentials last: five failures lock the client out (429), which is tested elsewhere.
     const order: Who[] = ['none', 'read', 'write', 'admin', 'htpasswd', 'htpasswd-admin', 'bad-password', 'bad-token'];
     for (const who of order) {
-      const routes = who.startsWith('bad') ? ROUTES.filter((_, i) => i % 20 === 0) : ROUTES;
+      // Two refusals per wrong credential, whatever rows are added: more would lock the client out.
+      const routes = who.startsWith('bad') ? ROUTES.filter((x, i) => i % 20 === 0 && x.need !== 'public').slice(0, 2) : ROUTES;
       for (const route of routes) {
         const h: Record<string, string> = {};
         if (headers[who]) h.authorization = headers[who]!;
