@@ -1,5 +1,5 @@
 // `nora gc`: what is referenced (Docker manifests, indexes, referrers, links;
-// npm, PyPI and Cargo documents, raw file pointers) survives, what is not is deleted once older than the
+// npm, PyPI, Cargo and Maven documents, raw file pointers) survives, what is not is deleted once older than the
 // grace period, expired upload temp files go, a dry run changes nothing, and a
 // push running at the same time never loses a blob it was told was stored.
 import t from 'tap';
@@ -93,7 +93,7 @@ t.test('gc keeps everything referenced by any format and deletes only old unrefe
   const r = await startRegistry();
   t.teardown(() => r.close());
 
-  // Referenced: an image, an index over it, a referrer, a linked blob, an npm tarball, a PyPI file.
+  // Referenced: an image, an index over it, a referrer, a linked blob, an npm tarball, a PyPI file, Maven files.
   const img = await pushImage(r, 'lib/app', 'v1', { layers: 2 });
   const other = await pushImage(r, 'lib/app', 'v2');
   const idx = await pushIndex(r, 'lib/app', 'multi', [img, other]);
@@ -111,6 +111,9 @@ t.test('gc keeps everything referenced by any format and deletes only old unrefe
   t.equal((await publish(r.url, publishBody(publishMeta('gc-crate', '1.0.0'), crate))).status, 200);
   const rawKept = Buffer.from('a raw file for gc');
   t.equal((await fetch(`${r.url}/raw/gc/kept.txt`, { method: 'PUT', body: rawKept })).status, 201);
+  const mvnJar = Buffer.from('a Maven release jar for gc');
+  const mvn = `${r.url}/maven2/org/gc/lib`;
+  t.equal((await fetch(`${mvn}/1.0/lib-1.0.jar`, { method: 'PUT', body: mvnJar })).status, 201);
 
   // Garbage: a blob nothing ever named; a blob whose only link was deleted; a
   // deleted manifest (with its own config); an unpublished npm version's tarball.
@@ -136,7 +139,11 @@ t.test('gc keeps everything referenced by any format and deletes only old unrefe
   const v1 = await fetch(`${r.url}/raw/gc/replaced.txt`, { method: 'PUT', body: rawOld });
   const rawNew = Buffer.from('raw file, second version');
   t.equal((await fetch(`${r.url}/raw/gc/replaced.txt`, { method: 'PUT', body: rawNew, headers: { 'if-match': v1.headers.get('etag')! } })).status, 200);
-  const garbage = [digestOf(rawGone), digestOf(rawOld), digestOf(orphan), unlinked.digest, dropped.digest, droppedDoc.config.digest, ...droppedDoc.layers.map((l) => l.digest), digestOf(tgz2, 'sha512')];
+  // A Maven SNAPSHOT file redeployed: its first content is no longer named.
+  const snapOld = Buffer.from('SNAPSHOT jar, replaced');
+  const snapNew = Buffer.from('SNAPSHOT jar, current');
+  for (const b of [snapOld, snapNew]) t.equal((await fetch(`${mvn}/2.0-SNAPSHOT/lib-2.0-SNAPSHOT.jar`, { method: 'PUT', body: b })).status, 201);
+  const garbage = [digestOf(rawGone), digestOf(rawOld), digestOf(orphan), unlinked.digest, dropped.digest, droppedDoc.config.digest, ...droppedDoc.layers.map((l) => l.digest), digestOf(tgz2, 'sha512'), digestOf(snapOld)];
 
   // Temp files: an abandoned upload file (older than the session TTL) and a live session's file.
   const stale = join(r.config.storage.path, 'tmp', 'upload-abandoned');
@@ -190,6 +197,8 @@ t.test('gc keeps everything referenced by any format and deletes only old unrefe
   t.ok(Buffer.from(await cf.arrayBuffer()).equals(crate), '.crate intact');
   t.equal(await (await fetch(`${r.url}/raw/gc/kept.txt`)).text(), rawKept.toString(), 'raw file intact');
   t.equal(await (await fetch(`${r.url}/raw/gc/replaced.txt`)).text(), rawNew.toString(), 'replaced raw file intact');
+  t.ok(Buffer.from(await (await fetch(`${mvn}/1.0/lib-1.0.jar`)).arrayBuffer()).equals(mvnJar), 'Maven release jar intact');
+  t.ok(Buffer.from(await (await fetch(`${mvn}/2.0-SNAPSHOT/lib-2.0-SNAPSHOT.jar`)).arrayBuffer()).equals(snapNew), 'Maven SNAPSHOT jar intact');
   // The live upload session carries on and completes.
   const done = await fetch(`${r.url}${loc}?digest=${digestOf(Buffer.from('first half second half'))}`, { method: 'PUT', body: 'second half' });
   t.equal(done.status, 201, 'the upload session in progress survived gc');

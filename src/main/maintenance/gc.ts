@@ -3,8 +3,8 @@
 // registry serves traffic:
 //
 //  - Mark: every object outside blobs/ and quarantine/ is metadata of some
-//    format (Docker links, revisions, tags, referrers; npm, PyPI and Cargo
-//    documents, raw file pointers);
+//    format (Docker links, revisions, tags, referrers; npm, PyPI, Cargo and
+//    Maven documents, raw file pointers);
 //    any digest named in its path or content is in use, and so is everything a
 //    referenced manifest names (followed to a fixed point, for indexes).
 //  - Grace: a blob younger than the grace period is kept whatever the marks

@@ -1,8 +1,10 @@
 // Finds blob references in metadata without knowing its format: any 64 or 128
 // hex digit run (a sha256 or sha512, with or without an "alg:" prefix, in a
 // file name or in content) and Subresource Integrity strings (npm's
-// "sha512-<base64>"). Over-matching only keeps a blob that could have been
-// deleted; under-matching would delete one still in use, so the scan errs wide.
+// "sha512-<base64>"). Maven's version documents name each file's sha256 in
+// hex, beside sha512/sha1/md5 values that name no blob. Over-matching only
+// keeps a blob that could have been deleted; under-matching would delete one
+// still in use, so the scan errs wide.
 import type { StorageDriver } from '../storage/driver.js';
 
 const HEX_RUN = /(?<![0-9a-fA-F])(?:[0-9a-fA-F]{128}|[0-9a-fA-F]{64})(?![0-9a-fA-F])/g;
