@@ -1,7 +1,7 @@
 // Crash safety: a real server process is SIGKILLed at random instants while
 // blob uploads (chunked PATCH/PUT and single POST), manifest pushes, tag
-// overwrites, npm publishes, cargo publishes, raw file uploads and token
-// create/revoke are in flight — at least 50
+// overwrites, npm publishes, cargo publishes, raw file uploads, Maven deploys
+// and token create/revoke are in flight — at least 50
 // times. After each restart: every write the server acknowledged is present
 // and intact (digests re-verified), nothing half-written is visible (every
 // stored blob hashes to its name, every tag and revision points at stored
@@ -33,6 +33,8 @@ interface Ledger {
   /** cargo version → its .crate; raw path → its bytes */
   cargo: Map<string, Buffer>;
   raw: Map<string, Buffer>;
+  /** Maven file path below /maven2/ → bytes acknowledged */
+  maven: Map<string, Buffer>;
   tokens: Map<string, 'live' | 'revoked' | 'unknown'>;
 }
 
@@ -65,7 +67,7 @@ t.test(`${KILLS} SIGKILLs during writes lose nothing acknowledged and leave noth
     NORA_AUTH_HASH_WORKERS: '1',
     NORA_LOG_LEVEL: 'warn',
   };
-  const ledger: Ledger = { blobs: new Map(), manifests: new Map(), tags: new Map(), npm: new Map(), cargo: new Map(), raw: new Map(), tokens: new Map() };
+  const ledger: Ledger = { blobs: new Map(), manifests: new Map(), tags: new Map(), npm: new Map(), cargo: new Map(), raw: new Map(), maven: new Map(), tokens: new Map() };
   let child: Child | null = null;
   t.teardown(() => child?.stop('SIGKILL'));
   const inFlightAtKill = new Map<string, number>();
@@ -148,6 +150,23 @@ t.test(`${KILLS} SIGKILLs during writes lose nothing acknowledged and leave noth
     const res = await req(`${url}/raw/${path}`, 'PUT', bytes, { 'if-none-match': '*' });
     if (res.status === 201) ledger.raw.set(path, bytes);
   };
+  const mavenDeploy = async (url: string) => {
+    // A release (jar + POM + checksum) and a SNAPSHOT build, as mvn deploy sends them.
+    const n = seq++;
+    const snapshot = `2.${n}-SNAPSHOT`;
+    const files = [
+      [`crash/lib/1.${n}/lib-1.${n}.jar`, randomBytes(8 * 1024 + Math.floor(Math.random() * 32 * 1024))],
+      [`crash/lib/1.${n}/lib-1.${n}.pom`, Buffer.from(`<project><version>1.${n}</version></project>`)],
+      [`crash/lib/${snapshot}/lib-2.${n}-20260101.120000-1.jar`, randomBytes(16 * 1024)],
+    ] as const;
+    for (const [path, bytes] of files) {
+      const res = await req(`${url}/maven2/${path}`, 'PUT', bytes);
+      if (res.status !== 201) throw new Error(`maven ${res.status}`);
+      ledger.maven.set(path, bytes);
+      const sha1 = await req(`${url}/maven2/${path}.sha1`, 'PUT', createHash('sha1').update(bytes).digest('hex'));
+      if (sha1.status !== 201) throw new Error(`maven sidecar ${sha1.status}`);
+    }
+  };
   const tokenOps = async (url: string) => {
     const res = await fetch(`${url}/api/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'admin-pw', role: 'write' }) });
     if (res.status !== 200) return;
@@ -176,6 +195,7 @@ t.test(`${KILLS} SIGKILLs during writes lose nothing acknowledged and leave noth
   const extras: [string, (url: string) => Promise<void>][] = [
     ['cargo publish', cargoPublish],
     ['raw upload', rawUpload],
+    ['maven deploy', mavenDeploy],
   ];
 
   // ---- checks after each restart ----
@@ -225,6 +245,7 @@ t.test(`${KILLS} SIGKILLs during writes lose nothing acknowledged and leave noth
       const p = JSON.parse(await readFile(f, 'utf8')) as { sha256: string };
       if (!(await blobStored(p.sha256))) problems.push(`raw ${f.slice(storagePath.length)} names missing bytes`);
     }
+    for (const f of await walk(join(storagePath, 'maven'))) JSON.parse(await readFile(f, 'utf8'));
     for (const f of (await readdir(tokensDir)).filter((n) => n.endsWith('.json'))) JSON.parse(await readFile(join(tokensDir, f), 'utf8'));
 
     // Acknowledged writes, re-read over HTTP and re-hashed.
@@ -265,6 +286,18 @@ t.test(`${KILLS} SIGKILLs during writes lose nothing acknowledged and leave noth
     for (const [path, bytes] of full ? [...ledger.raw] : sample([...ledger.raw], 4)) {
       const res = await req(`${url}/raw/${path}`, 'GET');
       if (!Buffer.from(await res.arrayBuffer()).equals(bytes)) problems.push(`raw file ${path} not intact (${res.status})`);
+    }
+    if (ledger.maven.size) {
+      // Every acknowledged file is served intact, with its checksum, and its version is listed.
+      const listed = await (await req(`${url}/maven2/crash/lib/maven-metadata.xml`, 'GET')).text();
+      for (const [path, bytes] of full ? [...ledger.maven] : sample([...ledger.maven], 6)) {
+        const res = await req(`${url}/maven2/${path}`, 'GET');
+        if (res.status !== 200 || !Buffer.from(await res.arrayBuffer()).equals(bytes)) problems.push(`acknowledged maven file ${path} answered ${res.status}`);
+        const sha1 = await (await req(`${url}/maven2/${path}.sha1`, 'GET')).text();
+        if (sha1 !== createHash('sha1').update(bytes).digest('hex')) problems.push(`maven ${path}.sha1 is ${sha1}`);
+        const version = path.split('/')[2]!;
+        if (!listed.includes(`<version>${version}</version>`)) problems.push(`acknowledged maven version ${version} not in maven-metadata.xml`);
+      }
     }
     // Each check after a restart is a cold argon2 verification: sample, except at the end.
     for (const [tok, state] of full ? [...ledger.tokens] : sample([...ledger.tokens], 3)) {
@@ -318,7 +351,7 @@ t.test(`${KILLS} SIGKILLs during writes lose nothing acknowledged and leave noth
   await child.stop('SIGTERM');
   child = null;
   t.equal(kills, KILLS);
-  t.ok(ledger.blobs.size > 5 && ledger.manifests.size > 0 && ledger.tokens.size > 0, `acknowledged: ${ledger.blobs.size} blobs, ${ledger.manifests.size} manifests, ${ledger.tags.size} tags, ${ledger.npm.size} npm versions, ${ledger.cargo.size} crate versions, ${ledger.raw.size} raw files, ${ledger.tokens.size} tokens`);
+  t.ok(ledger.blobs.size > 5 && ledger.manifests.size > 0 && ledger.tokens.size > 0, `acknowledged: ${ledger.blobs.size} blobs, ${ledger.manifests.size} manifests, ${ledger.tags.size} tags, ${ledger.npm.size} npm versions, ${ledger.cargo.size} crate versions, ${ledger.raw.size} raw files, ${ledger.maven.size} maven files, ${ledger.tokens.size} tokens`);
   t.comment(`kill points survived: ${kills}; operations in flight at the kill: ${[...inFlightAtKill].map(([k, v]) => `${k} ${v}`).join(', ')}; slowest restart ${maxStart} ms; ms spent: ${JSON.stringify(spent)}`);
 });
 
