@@ -9,6 +9,7 @@
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
 import { startRegistry, tempDir } from './helpers/registry.js';
+import { metric } from './helpers/auth.js';
 import { compareVersions } from '../src/protocols/maven/versions.js';
 
 const hash = (alg: string, b: Buffer | string) => createHash(alg).update(b).digest('hex');
@@ -63,6 +64,11 @@ t.test('deploy, checksums, ETag, Last-Modified, Range', async (t) => {
   const pom = '<project><modelVersion>4.0.0</modelVersion></project>';
   t.equal((await put(`${base}/tool-1.2.0.pom`, pom)).status, 201);
   t.equal((await fetch(`${base}/tool-1.2.0.pom`)).headers.get('content-type'), 'application/xml');
+
+  // Requests are counted under the format's own label.
+  t.equal(await metric(r.url, 'nora_http_requests_total', 'format="maven",method="PUT",status="201"'), 6, 'jar, four sidecars and the POM');
+  t.equal(await metric(r.url, 'nora_http_requests_total', 'format="maven",method="PUT",status="409"'), 1);
+  t.ok((await metric(r.url, 'nora_http_bytes_in_total', 'format="maven"')) >= jar.length);
 });
 
 t.test('maven.checksum_verify = false and maven.immutable_releases = false', async (t) => {
@@ -144,7 +150,8 @@ t.test('20 versions deployed at once through two registries on one storage: none
       return [put(`${url}.jar`, `jar ${v}`), put(`${url}.pom`, `pom ${v}`)];
     }),
   );
-  t.same(results.map((x) => x.status), results.map(() => 201));
+  const refused = await Promise.all(results.filter((x) => x.status !== 201).map(async (x) => `${x.status} ${await x.text()}`));
+  t.same(refused, [], 'every deploy answered 201');
   for (const r of [a, b]) {
     const xml = await (await fetch(`${r.url}/maven2/org/acme/busy/maven-metadata.xml`)).text();
     const listed = [...xml.matchAll(/<version>([^<]+)<\/version>/g)].map((m) => m[1]);

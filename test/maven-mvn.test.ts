@@ -1,6 +1,7 @@
-// The real mvn against nora-ts with auth on, driven as the README's CI job
-// drives it (mvn deploy -DaltDeploymentRepository=nora::<url>/maven2
-// -Dserver.username=token -Dserver.password=<token>): a reactor deploys a
+// The real mvn against nora-ts with auth on, driven by the README's CI recipe
+// as pasted (its ci-settings.xml, then mvn deploy
+// -DaltDeploymentRepository=nora::<url>/maven2 -Dserver.username=token
+// -Dserver.password=${NORA_TOKEN}; only the address is changed): a reactor deploys a
 // release jar and a SNAPSHOT, the SNAPSHOT is deployed again (a second
 // timestamped build) while redeploying the release is refused with the
 // reason in mvn's output, then a project depending on both resolves them
@@ -8,14 +9,21 @@
 // newest build.
 import t, { type Test } from 'tap';
 import { existsSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mint, startAuthRegistry, USERS } from './helpers/auth.js';
-import { tempDir } from './helpers/registry.js';
+import { ROOT, tempDir } from './helpers/registry.js';
 import type { Run } from './helpers/pypi-tools.js';
-import { mavenMissing, mvn, writeProject, writeSettings } from './helpers/maven-tools.js';
+import { mavenMissing, shell, writeOfflineSettings, writeProject } from './helpers/maven-tools.js';
 
 const G = 'com.example';
+const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+
+/** The first ```sh block of the README that contains `marker`. */
+function shBlock(marker: string): string {
+  for (const m of readme.matchAll(/```sh\n([\s\S]*?)```/g)) if (m[1]!.includes(marker)) return m[1]!;
+  throw new Error(`README has no sh block with ${marker}`);
+}
 
 /** Passes when mvn exited 0; otherwise shows the end of its output. */
 function succeeded(t: Test, run: Run, what: string): void {
@@ -37,13 +45,14 @@ t.test('mvn deploy of a release and a SNAPSHOT twice, then a dependent project c
   });
   const token = await mint(r.url, 'alice', USERS.alice, 'write');
   const repo = `${r.url}/maven2`;
-  const settings = join(dir, 'settings.xml');
-  await writeSettings(settings, join(dir, 'm2-producer'), repo);
-  const deploy = (cwd: string, ...extra: string[]) =>
-    mvn(cwd, settings, [...extra, 'deploy', `-DaltDeploymentRepository=nora::${repo}`, '-Dserver.username=token', `-Dserver.password=${token}`]);
+  // The README's recipe as pasted, but for the registry's address (plain HTTP here).
+  const recipe = shBlock('ci-settings.xml').replaceAll('https://${NORA_REGISTRY}', r.url);
+  const deploy = (cwd: string, ...extra: string[]) => shell(cwd, recipe.replace('mvn -s', ['mvn', ...extra, '-s'].join(' ')), { NORA_TOKEN: token });
+  const offline = join(dir, 'offline-producer.xml');
+  await writeOfflineSettings(offline, join(dir, 'm2-producer'), repo);
 
   const producers = join(dir, 'producers');
-  await writeProject(producers, { groupId: G, artifactId: 'producers', version: '1.0.0', sources: {} }, ['greeter', 'shout']);
+  await writeProject(producers, { groupId: G, artifactId: 'producers', version: '1.0.0', sources: {} }, ['greeter', 'shout'], offline);
   await writeProject(join(producers, 'greeter'), {
     groupId: G,
     artifactId: 'greeter',
@@ -80,21 +89,14 @@ t.test('mvn deploy of a release and a SNAPSHOT twice, then a dependent project c
 
   // A consumer resolves both into an empty local repository, with an htpasswd user's password.
   const consumer = join(dir, 'consumer');
-  await writeProject(consumer, {
-    groupId: G,
-    artifactId: 'consumer',
-    version: '1.0.0',
-    dependencies: [`${G}:greeter:1.0.0`, `${G}:shout:2.0-SNAPSHOT`],
-    sources: {
-      'com/example/app/App.java':
-        'package com.example.app;\nimport com.example.greeter.Greeter;\nimport com.example.shout.Shout;\npublic class App { public static void main(String[] a) { System.out.println(Shout.loud(Greeter.greet("nora"))); } }\n',
-    },
-  });
-  const consumerSettings = join(dir, 'consumer-settings.xml');
   const emptyRepo = join(dir, 'm2-consumer');
-  await writeSettings(consumerSettings, emptyRepo, repo);
+  await writeOfflineSettings(join(dir, 'offline-consumer.xml'), emptyRepo, repo);
+  const app =
+    'package com.example.app;\nimport com.example.greeter.Greeter;\nimport com.example.shout.Shout;\npublic class App { public static void main(String[] a) { System.out.println(Shout.loud(Greeter.greet("nora"))); } }\n';
+  const consumerProject = { groupId: G, artifactId: 'consumer', version: '1.0.0', dependencies: [`${G}:greeter:1.0.0`, `${G}:shout:2.0-SNAPSHOT`], sources: { 'com/example/app/App.java': app } };
+  await writeProject(consumer, consumerProject, [], join(dir, 'offline-consumer.xml'));
   const logFrom = r.logs.length;
-  const compile = await mvn(consumer, consumerSettings, ['compile', '-Dserver.username=bob', `-Dserver.password=${USERS.bob}`]);
+  const compile = await shell(consumer, `mvn -s ${join(producers, 'ci-settings.xml')} compile -Dserver.username=bob -Dserver.password=${USERS.bob}`);
   succeeded(t, compile, 'mvn compile of the consumer');
   t.ok(existsSync(join(consumer, 'target/classes/com/example/app/App.class')), 'compiled against both');
   const fetched = r.logs.slice(logFrom).filter((l) => /"method":"GET","path":"\/maven2\/com\/example\//.test(l) && /"status":200/.test(l));

@@ -1,9 +1,10 @@
 // The real mvn for the Maven tests, kept offline: Maven Central is out of
 // reach, so plugins (versions pinned) come from the machine's pre-filled
 // repository through a file:// plugin repository, everything else is
-// mirrored to the registry under test, and each run gets its own local
-// repository. The settings' server `nora` reads -Dserver.username and
-// -Dserver.password, which is what the README's CI job passes.
+// mirrored to the registry under test, and each project gets its own local
+// repository. Those settings are global ones named by the project's
+// .mvn/maven.config, so the README's user settings and command lines run
+// unchanged.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -33,15 +34,19 @@ export async function mavenMissing(): Promise<string | null> {
   return null;
 }
 
-/** settings.xml: a local repository, everything mirrored to `url` as server `nora` (central's SNAPSHOT policy turned on), plugins from PLUGIN_REPO (a local repository has no checksum files). */
-export async function writeSettings(file: string, localRepo: string, url: string): Promise<void> {
+/**
+ * Global settings (mvn -gs) that keep a run offline: its own local repository,
+ * everything mirrored to `url` as server `nora` (central's SNAPSHOT policy
+ * turned on), plugins from PLUGIN_REPO (a local repository has no checksum
+ * files). Credentials come from the user settings (-s), as the README's.
+ */
+export async function writeOfflineSettings(file: string, localRepo: string, url: string): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
   await writeFile(
     file,
     `<settings>
   <localRepository>${localRepo}</localRepository>
   <mirrors><mirror><id>nora</id><mirrorOf>*,!machine-plugins</mirrorOf><url>${url}</url></mirror></mirrors>
-  <servers><server><id>nora</id><username>\${server.username}</username><password>\${server.password}</password></server></servers>
   <profiles><profile><id>offline-plugins</id>
     <repositories><repository><id>central</id><url>${url}</url><snapshots><enabled>true</enabled></snapshots></repository></repositories>
     <pluginRepositories><pluginRepository><id>machine-plugins</id><url>file://${PLUGIN_REPO}</url><releases><checksumPolicy>ignore</checksumPolicy></releases></pluginRepository></pluginRepositories>
@@ -62,8 +67,12 @@ export interface Project {
   sources: Record<string, string>;
 }
 
-/** A jar project with the plugins pinned; with `modules`, an aggregator of those sub-projects instead. */
-export async function writeProject(dir: string, p: Project, modules: string[] = []): Promise<void> {
+/**
+ * A jar project with the plugins pinned; with `modules`, an aggregator of
+ * those sub-projects instead. With `offline` (global settings), the project's
+ * .mvn/maven.config names them, so mvn command lines run as written.
+ */
+export async function writeProject(dir: string, p: Project, modules: string[] = [], offline?: string): Promise<void> {
   const deps = (p.dependencies ?? []).map((d) => {
     const [g, a, v] = d.split(':');
     return `<dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version></dependency>`;
@@ -83,6 +92,10 @@ export async function writeProject(dir: string, p: Project, modules: string[] = 
 </project>
 `,
   );
+  if (offline) {
+    await mkdir(join(dir, '.mvn'), { recursive: true });
+    await writeFile(join(dir, '.mvn', 'maven.config'), `-gs ${offline} -B -ntp\n`);
+  }
   for (const [path, source] of Object.entries(p.sources)) {
     const file = join(dir, 'src/main/java', path);
     await mkdir(dirname(file), { recursive: true });
@@ -90,7 +103,10 @@ export async function writeProject(dir: string, p: Project, modules: string[] = 
   }
 }
 
-/** mvn in batch mode; a JVM tuned for a short run (C1 only) keeps each call to seconds. */
-export function mvn(cwd: string, settings: string, args: string[]): Promise<Run> {
-  return run('mvn', ['-B', '-ntp', '-s', settings, ...args], { cwd, env: { MAVEN_OPTS: '-XX:TieredStopAtLevel=1 -Xshare:auto', MAVEN_ARGS: '' } });
+/** A JVM tuned for a short run (C1 only) keeps each mvn call to seconds. */
+const MAVEN_OPTS = '-XX:TieredStopAtLevel=1 -Xshare:auto';
+
+/** A shell script (a README recipe) in `cwd`, with mvn's JVM tuned and `env` added. */
+export function shell(cwd: string, script: string, env: Record<string, string> = {}): Promise<Run> {
+  return run('bash', ['-euo', 'pipefail', '-c', script], { cwd, env: { MAVEN_OPTS, ...env } });
 }

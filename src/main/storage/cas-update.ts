@@ -11,7 +11,8 @@ export class CasConflict extends Error {
   }
 }
 
-const MAX_ATTEMPTS = 8;
+/** Enough for a few busy writers per document; each retry waits a little longer (at most 50 ms). */
+const MAX_ATTEMPTS = 16;
 
 /**
  * Runs `decide` on the parsed current document (null when absent) and writes
@@ -31,7 +32,7 @@ export async function casUpdate<D, R>(
     const cond = got ? { ifMatch: got.version } : { ifAbsent: true as const };
     if ((await storage.put(key, JSON.stringify(next), cond)) !== null) return result;
     // Spread the retries of writers that collided so they do not collide again in step.
-    await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+    await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
   }
   throw new CasConflict(key);
 }
