@@ -102,11 +102,14 @@ t.test('npm at the root never shadows another route; other clients see no npm th
   t.match(await (await npmGet('/health')).json(), { status: 'healthy' }, '/health is the health check');
 
   // Names kept for the registry's own routes (served or planned) are never claimed for npm.
-  for (const path of ['/ui', '/ui/', '/cargo/api/v1/crates', '/maven2/com/x', '/raw/file', '/api', '/%63argo']) {
+  for (const path of ['/ui', '/ui/', '/cargo/api/v1/crates', '/raw/file', '/api', '/%63argo']) {
     const res = await npmGet(path);
     t.equal(res.status, 404, `${path}: not npm's`);
     t.same(await res.json(), { error: 'not found', code: 'NOT_FOUND' }, `${path}: the plain 404, not a package lookup`);
   }
+  const maven = await npmGet('/maven2/com/x/maven-metadata.xml');
+  t.equal(maven.status, 404, '/maven2/ is Maven');
+  t.match(maven.headers.get('content-type'), /^text\/plain/, "in Maven's error shape");
   const put = await fetch(`${r.url}/raw`, {
     method: 'PUT',
     headers: { ...NPM, 'npm-command': 'publish', authorization: bearer(write), 'content-type': 'application/json' },
