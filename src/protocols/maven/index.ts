@@ -5,7 +5,7 @@ import type { Context, Protocol } from '../../main/protocol.js';
 import type { Requirement } from '../../main/auth/types.js';
 import type { Reply, Req } from '../../main/http/types.js';
 import { HttpError, methodNotAllowed } from '../../main/errors.js';
-import { PREFIX, coordinates, parseMavenPath } from './paths.js';
+import { PREFIX, coordinates, parseMavenPath, type MavenPath } from './paths.js';
 import { renderMavenError } from './errors.js';
 import { MavenStore } from './store.js';
 import { hostedMavenContent } from './content.js';
@@ -14,11 +14,19 @@ import { createDeploy } from './deploy.js';
 
 const isRead = (m: string) => m === 'GET' || m === 'HEAD';
 
+/** Parsed once per request: access() and handle() both need it. */
+const parsed = new WeakMap<Req, MavenPath>();
+function pathOf(req: Req): MavenPath {
+  let p = parsed.get(req);
+  if (!p) parsed.set(req, (p = parseMavenPath(req.path)));
+  return p;
+}
+
 /** Reads need `read`, deploys `write`; a path in the layout names its groupId:artifactId. */
 function requirement(req: Req): Requirement {
   const access = isRead(req.method) ? 'read' : 'write';
   try {
-    return { access, resource: { kind: 'package', name: coordinates(parseMavenPath(req.path)) } };
+    return { access, resource: { kind: 'package', name: coordinates(pathOf(req)) } };
   } catch {
     return { access }; // refused by handle() once the caller is admitted
   }
@@ -32,7 +40,7 @@ export function mavenProtocol(ctx: Context): Protocol {
 
   async function handle(req: Req, reply: Reply): Promise<void> {
     if (req.path === PREFIX || req.path === `${PREFIX}/`) throw new HttpError('NOT_FOUND', 'no directory listing: name a file in the Maven 2 layout');
-    const p = parseMavenPath(req.path);
+    const p = pathOf(req);
     if (isRead(req.method)) return reads.get(req, reply, p);
     if (req.method === 'PUT') return deploy.put(req, reply, p);
     throw methodNotAllowed('GET, HEAD, PUT');
