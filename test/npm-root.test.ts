@@ -102,18 +102,20 @@ t.test('npm at the root never shadows another route; other clients see no npm th
   t.match(await (await npmGet('/health')).json(), { status: 'healthy' }, '/health is the health check');
 
   // Names kept for the registry's own routes (served or planned) are never claimed for npm.
-  for (const path of ['/ui', '/ui/', '/cargo/api/v1/crates', '/raw/file', '/api', '/%63argo']) {
+  for (const path of ['/ui', '/ui/', '/api', '/%63argo']) {
     const res = await npmGet(path);
     t.equal(res.status, 404, `${path}: not npm's`);
     t.same(await res.json(), { error: 'not found', code: 'NOT_FOUND' }, `${path}: the plain 404, not a package lookup`);
   }
-  const maven = await npmGet('/maven2/com/x/maven-metadata.xml');
-  t.equal(maven.status, 404, '/maven2/ is Maven');
-  t.match(maven.headers.get('content-type'), /^text\/plain/, "in Maven's error shape");
-  const put = await fetch(`${r.url}/raw`, {
+  // Served formats answer as themselves, whoever asks.
+  for (const path of ['/cargo/api/v1/crates', '/raw/file', '/maven2/com/x/maven-metadata.xml']) {
+    const [a, b] = [await fetch(`${r.url}${path}`), await npmGet(path)];
+    t.same([b.status, b.headers.get('content-type'), await b.text()], [a.status, a.headers.get('content-type'), await a.text()], `${path}: its format's answer, not npm's`);
+  }
+  const put = await fetch(`${r.url}/ui`, {
     method: 'PUT',
     headers: { ...NPM, 'npm-command': 'publish', authorization: bearer(write), 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'raw', versions: {} }),
+    body: JSON.stringify({ name: 'ui', versions: {} }),
   });
   t.equal(put.status, 404, 'a package named like a kept route cannot be published at the root');
 
