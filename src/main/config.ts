@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { NORA_DOCUMENTED, READ_ELSEWHERE, nearest } from './nora-env.js';
 import { checkProxies } from './auth/client-ip.js';
+import { oidcDefaults, parseOidc, type OidcConfig } from './auth/oidc-config.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -35,6 +36,16 @@ export interface Config {
     trusted_proxies: string[];
     admin_users: string[];
     hash_workers: number;
+    oidc: OidcConfig;
+  };
+  rate_limit: {
+    enabled: boolean;
+    auth_rps: number;
+    auth_burst: number;
+    upload_rps: number;
+    upload_burst: number;
+    general_rps: number;
+    general_burst: number;
   };
   docker: {
     max_upload_sessions: number;
@@ -55,10 +66,13 @@ export class ConfigError extends Error {
   }
 }
 
-type Kind = 'string' | 'int' | 'bool' | 'list' | 'enum';
+type Kind = 'string' | 'int' | 'bool' | 'list' | 'enum' | 'table';
 interface KeySpec {
   kind: Kind;
+  /** for a table: the variable sets its boolean `enabled` field only (NORA_AUTH_OIDC_ENABLED) */
   env?: string;
+  /** a table's reader; `fail` takes the key below this one (".providers[0].issuer") */
+  parse?: (raw: unknown, fail: (subkey: string, problem: string) => never) => unknown;
   min?: number;
   max?: number;
   values?: readonly string[];
@@ -96,6 +110,17 @@ const SCHEMA: Record<string, Record<string, KeySpec>> = {
     trusted_proxies: { kind: 'list', env: 'NORA_AUTH_TRUSTED_PROXIES', check: (v) => checkProxies(v as string[]) },
     admin_users: { kind: 'list', env: 'NORA_AUTH_ADMIN_USERS' },
     hash_workers: { kind: 'int', env: 'NORA_AUTH_HASH_WORKERS', min: 1, max: 64 },
+    oidc: { kind: 'table', env: 'NORA_AUTH_OIDC_ENABLED', parse: parseOidc },
+  },
+  // Token buckets per caller (the identity, else the client IP): see http/rate-limit.ts.
+  rate_limit: {
+    enabled: { kind: 'bool', env: 'NORA_RATE_LIMIT_ENABLED' },
+    auth_rps: { kind: 'int', env: 'NORA_RATE_LIMIT_AUTH_RPS', min: 1, max: 1_000_000 },
+    auth_burst: { kind: 'int', env: 'NORA_RATE_LIMIT_AUTH_BURST', min: 1, max: 1_000_000 },
+    upload_rps: { kind: 'int', env: 'NORA_RATE_LIMIT_UPLOAD_RPS', min: 1, max: 1_000_000 },
+    upload_burst: { kind: 'int', env: 'NORA_RATE_LIMIT_UPLOAD_BURST', min: 1, max: 1_000_000 },
+    general_rps: { kind: 'int', env: 'NORA_RATE_LIMIT_GENERAL_RPS', min: 1, max: 1_000_000 },
+    general_burst: { kind: 'int', env: 'NORA_RATE_LIMIT_GENERAL_BURST', min: 1, max: 1_000_000 },
   },
   docker: {
     max_upload_sessions: { kind: 'int', env: 'NORA_MAX_UPLOAD_SESSIONS', min: 1, max: 1_000_000 },
@@ -148,7 +173,10 @@ export function defaults(cores = 2): Config {
       trusted_proxies: ['127.0.0.1', '::1'],
       admin_users: [],
       hash_workers: Math.max(1, cores),
+      oidc: oidcDefaults(),
     },
+    // Off unless asked for (NORA: on): per-caller limits are a policy choice, and NORA's defaults would throttle a busy CI fleet.
+    rate_limit: { enabled: false, auth_rps: 1, auth_burst: 5, upload_rps: 200, upload_burst: 500, general_rps: 100, general_burst: 200 },
     docker: {
       max_upload_sessions: 100,
       max_upload_sessions_per_client: 50,
@@ -175,6 +203,10 @@ function checkUrl(v: unknown): string | undefined {
 
 function coerce(key: string, spec: KeySpec, raw: unknown, fromEnv: boolean): unknown {
   switch (spec.kind) {
+    case 'table':
+      return spec.parse!(raw, (sub, problem) => {
+        throw new ConfigError(`${key}${sub}`, problem);
+      });
     case 'string':
       if (typeof raw !== 'string') throw new ConfigError(key, `expected a string, got ${typeName(raw)}`);
       return raw;
@@ -278,6 +310,11 @@ export function buildConfig(tomlText: string | null, env: NodeJS.ProcessEnv, cor
       if (raw === undefined) continue;
       if (raw === '' && spec.kind === 'string') {
         cfg[section]![k] = '';
+        continue;
+      }
+      if (spec.kind === 'table') {
+        const enabled = coerce(spec.env, { kind: 'bool' }, raw, true);
+        cfg[section]![k] = { ...(cfg[section]![k] as object), enabled };
         continue;
       }
       cfg[section]![k] = coerce(spec.env, spec, raw, true);

@@ -17,6 +17,7 @@ import type { Htpasswd } from './htpasswd.js';
 import type { Lockout } from './lockout.js';
 import { isToken, tokenId, tokenSha256 } from './token-format.js';
 import type { TokenStore } from './token-store.js';
+import type { OidcVerifier } from './oidc.js';
 
 const CACHE_MAX = 10_000;
 /** Requests that continue per event-loop turn after sharing one verification. */
@@ -37,10 +38,10 @@ export type AuthFailure =
   | { readonly fail: 'invalid'; readonly message: string }
   | { readonly fail: 'busy' };
 
-type Reason = 'password' | 'token' | 'expired' | 'owner' | 'token_as_password';
+type Reason = 'password' | 'token' | 'expired' | 'owner' | 'token_as_password' | 'oidc';
 type Outcome =
   | { ok: true; v: Verified; cacheable: boolean }
-  | { ok: false; reason: Reason; id?: string };
+  | { ok: false; reason: Reason; id?: string; detail?: string; provider?: string };
 
 const MESSAGES: Record<Reason, string> = {
   password: 'invalid username or password',
@@ -48,6 +49,7 @@ const MESSAGES: Record<Reason, string> = {
   expired: 'token expired',
   owner: 'invalid token',
   token_as_password: 'invalid credentials: token management takes the htpasswd password, not an API token',
+  oidc: 'invalid or expired token',
 };
 
 export class Authenticator {
@@ -69,6 +71,8 @@ export class Authenticator {
     cacheTtlSecs: number,
     private readonly log: Logger,
     metrics: Metrics,
+    /** workload-identity tokens, when [auth.oidc] is on with a provider */
+    private readonly oidc: OidcVerifier | null = null,
   ) {
     this.cache = cacheTtlSecs > 0 ? new LRUCache<string, Verified>({ max: CACHE_MAX, ttl: cacheTtlSecs * 1000 }) : null;
     metrics.describe('nora_auth_cache_hits_total', 'Requests whose credentials were found in the verified-credential cache');
@@ -166,7 +170,7 @@ export class Authenticator {
       // everyone who waited on this verification is released now: a slice per turn
       await this.resume.pass();
     }
-    if (!out.ok) return this.failed(cred, ip, out.reason, out.id);
+    if (!out.ok) return this.failed(cred, ip, out.reason, out.id, out.detail, out.provider);
     if (out.cacheable && this.cache !== null && byHeader !== undefined) this.cache.set(byHeader, out.v);
     this.succeeded(out.v, ip);
     return out.v;
@@ -190,7 +194,19 @@ export class Authenticator {
   }
 
   private async verify(cred: Credential): Promise<Outcome> {
+    if (cred.kind === 'jwt') {
+      if (this.oidc !== null) return this.verifyJwt(cred.secret);
+      // OIDC off: a JWT-shaped Basic password is just a password.
+      cred = { ...cred, kind: cred.user === '' ? 'token' : 'password' };
+    }
     return cred.kind === 'password' ? this.verifyPassword(cred) : this.verifyToken(cred.secret);
+  }
+
+  /** Cached until the token's exp, never longer (the cache TTL may end it sooner). */
+  private async verifyJwt(jwt: string): Promise<Outcome> {
+    const r = await this.oidc!.verify(jwt);
+    if (!r.ok) return { ok: false, reason: 'oidc', detail: r.detail, provider: r.provider };
+    return { ok: true, cacheable: true, v: { identity: r.identity, expiresAt: r.expiresAt } };
   }
 
   private async verifyPassword(cred: Credential): Promise<Outcome> {
@@ -254,14 +270,16 @@ export class Authenticator {
     if (v.tokenId !== undefined) this.store.touch(v.tokenId);
   }
 
-  private failed(cred: Credential, ip: string, reason: Reason, id?: string): AuthFailure {
+  private failed(cred: Credential, ip: string, reason: Reason, id?: string, detail?: string, provider?: string): AuthFailure {
     const { failures, lockedFor } = this.lockout.failure(ip);
     this.log.warn('auth failure', {
       event: 'auth_failure',
-      kind: cred.kind === 'password' ? 'htpasswd' : 'token',
+      kind: cred.kind === 'password' ? 'htpasswd' : cred.kind === 'jwt' && this.oidc !== null ? 'oidc' : 'token',
       user: cred.kind === 'password' ? cred.user : undefined,
       token_prefix: id,
       reason,
+      provider,
+      detail,
       ip,
       failures,
     });
@@ -295,5 +313,6 @@ export class Authenticator {
  * whatever they contain. Header values hold no newline, so it never equals one.
  */
 function canonical(cred: Credential): string {
-  return cred.kind === 'token' ? `\nt:${cred.secret}` : `\np${cred.user.length}:${cred.user}${cred.secret}`;
+  if (cred.kind === 'password') return `\np${cred.user.length}:${cred.user}${cred.secret}`;
+  return cred.kind === 'token' ? `\nt:${cred.secret}` : `\nj:${cred.secret}`;
 }

@@ -10,9 +10,11 @@ import type { Access, Identity, Requirement, Role } from './types.js';
 import type { Authenticator, AuthFailure } from './authenticator.js';
 import type { ClientIp } from './client-ip.js';
 import { parseAuthorization } from './credentials.js';
-import { allows, anonymousAllowed, permits } from './policy.js';
+import { allows, anonymousAllowed, permits, scopeAllows } from './policy.js';
 import { TokenStoreError } from './token-store.js';
 import type { TokenService } from './token-service.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 
 const ANONYMOUS: Identity = Object.freeze({ user: 'anonymous', role: 'read', via: 'anonymous' });
 
@@ -26,6 +28,7 @@ export class CredentialGate implements AuthGate {
   private readonly required: HttpError;
   private readonly malformed: HttpError;
   private readonly unsupported: HttpError;
+  private readonly scopeDecisions: (provider: string, decision: string) => void;
 
   constructor(
     private readonly auth: Config['auth'],
@@ -35,11 +38,15 @@ export class CredentialGate implements AuthGate {
     readonly tokens: TokenService,
     readonly ready: () => Promise<void>,
     private readonly onClose: () => Promise<void>,
+    private readonly log: Logger,
+    metrics: Metrics,
   ) {
+    metrics.describe('nora_auth_namespace_scope_total', 'OIDC writes checked against the namespace scope, by provider and decision (allow, deny, audit)');
+    this.scopeDecisions = metrics.counterFamily('nora_auth_namespace_scope_total', ['provider', 'decision']);
     this.challenge = Object.freeze({ 'WWW-Authenticate': `Basic realm="${realm.replace(/["\\]/g, '')}"` });
     this.required = unauthorized(this.challenge, 'authentication required');
     this.malformed = unauthorized(this.challenge, 'malformed Basic credentials');
-    this.unsupported = unauthorized(this.challenge, 'unsupported Authorization scheme (use Basic, or Bearer with an nra_ token)');
+    this.unsupported = unauthorized(this.challenge, 'unsupported Authorization scheme (use Basic, or Bearer with an nra_ token or an OIDC token)');
   }
 
   async check(req: Req, need: Requirement, format: string): Promise<HttpError | null> {
@@ -72,8 +79,22 @@ export class CredentialGate implements AuthGate {
     }
     if ('fail' in r) return this.denial(r);
     req.identity = r.identity;
-    if (allows(r.identity.role, access)) return null;
-    return forbidden(r.identity.role, access);
+    if (!allows(r.identity.role, access)) return forbidden(r.identity.role, access);
+    return this.scoped(r.identity, need);
+  }
+
+  /** NORA's namespace scope on an OIDC identity's writes: refused (403), or allowed and logged in audit mode. */
+  private scoped(identity: Identity, need: Requirement): HttpError | null {
+    const inside = scopeAllows(identity, need);
+    if (inside === undefined) return null;
+    const scope = identity.scope!;
+    const decision = inside ? 'allow' : scope.audit ? 'audit' : 'deny';
+    this.scopeDecisions(scope.provider, decision);
+    if (inside) return null;
+    const name = need.resource?.name;
+    this.log.warn('OIDC write outside the namespace scope', { event: 'oidc_scope', provider: scope.provider, user: identity.user, resource: name, decision });
+    if (scope.audit) return null;
+    return new HttpError('DENIED', name === undefined ? 'this OIDC identity may only write inside its namespace scope' : `this OIDC identity may not write ${name} (outside its namespace scope)`);
   }
 
   quick(req: ReadView, access: Access, format: string): Identity | undefined {
@@ -82,7 +103,9 @@ export class CredentialGate implements AuthGate {
       return anonymousAllowed(this.auth, access, format, req.path) ? ANONYMOUS : undefined;
     }
     const v = this.authenticator.quick(header, () => this.clientIp(req));
-    return v !== undefined && allows(v.identity.role, access) ? v.identity : undefined;
+    if (v === undefined || !allows(v.identity.role, access)) return undefined;
+    // A scoped write needs its resource checked: check() does that.
+    return v.identity.scope !== undefined && access !== 'read' ? undefined : v.identity;
   }
 
   permits(identity: Identity, need: Requirement, format: string): boolean {

@@ -15,10 +15,14 @@ import { Lockout } from './lockout.js';
 import { TokenService } from './token-service.js';
 import { TokenStore } from './token-store.js';
 import { tokenDriver } from '../storage/factory.js';
+import { OidcVerifier } from './oidc.js';
 
 export async function createGate(config: Config, { log, metrics }: { log: Logger; metrics: Metrics }): Promise<AuthGate> {
-  if (!config.auth.enabled) return new OpenGate();
   const a = config.auth;
+  if (!a.enabled) {
+    if (a.oidc.enabled) log.warn('auth.oidc is enabled but auth.enabled is false: OIDC tokens are not checked (every request has full rights)');
+    return new OpenGate();
+  }
   const ips = new ClientIp(a.trusted_proxies);
   for (const p of a.trusted_proxies) {
     if (/\/0$/.test(p.trim())) log.warn('auth.trusted_proxies trusts every peer: clients can choose their IP for lockout', { entry: p });
@@ -28,7 +32,9 @@ export async function createGate(config: Config, { log, metrics }: { log: Logger
   await store.init();
   const pool = await HashPool.create(a.hash_workers, metrics);
   const lockout = new Lockout();
-  const authenticator = new Authenticator(htpasswd, store, pool, lockout, a.token_cache_ttl, log, metrics);
+  const oidc = a.oidc.enabled ? new OidcVerifier(a.oidc, log) : null;
+  if (a.oidc.enabled && !oidc!.active) log.warn('auth.oidc is enabled without an enabled provider: OIDC tokens are refused');
+  const authenticator = new Authenticator(htpasswd, store, pool, lockout, a.token_cache_ttl, log, metrics, oidc?.active ? oidc : null);
   // Started now, awaited by ready(): the port opens while the workers boot.
   const warming = authenticator.prepare().catch((e: Error) => {
     throw new Error(`hash workers failed to start: ${e.message}`);
@@ -47,5 +53,5 @@ export async function createGate(config: Config, { log, metrics }: { log: Logger
     lockout.close();
     await store.close();
     await pool.close();
-  });
+  }, log, metrics);
 }

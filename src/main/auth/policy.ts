@@ -1,8 +1,8 @@
 // Who may do what: roles against the access a request needs, and when no
-// credentials are needed at all. Access is global: a role grants its access to
-// every repository and package (as in NORA without OIDC), so a requirement's
-// resource does not change the answer yet; it is passed along so a policy with
-// per-resource rights has what it needs.
+// credentials are needed at all. A role grants its access to every repository
+// and package (as in NORA), except that an OIDC identity's writes are bounded
+// by its namespace scope (reads never are): the requirement's resource names
+// what a write concerns.
 import type { Config } from '../config.js';
 import type { Access, Identity, Requirement, Role } from './types.js';
 
@@ -39,5 +39,15 @@ export function anonymousAllowed(auth: Config['auth'], access: Access, format: s
 export function permits(auth: Config['auth'], identity: Identity, need: Requirement, format: string): boolean {
   if (need.access === 'public') return true;
   if (identity.via === 'anonymous') return anonymousReads(auth, need.access, format);
-  return allows(identity.role, need.access);
+  return allows(identity.role, need.access) && scopeAllows(identity, need) !== false;
+}
+
+/**
+ * Whether a scoped identity may do `need`: undefined when no scope applies
+ * (no scope, or a read), else whether the named resource is inside it. A
+ * write naming no resource (registry-wide) is outside every scope.
+ */
+export function scopeAllows(identity: Identity, need: Requirement): boolean | undefined {
+  if (identity.scope === undefined || NEEDED[need.access] < NEEDED.write) return undefined;
+  return need.resource !== undefined && identity.scope.allows(need.resource.name);
 }

@@ -8,9 +8,20 @@ export interface Identity {
   user: string;
   role: Role;
   /** how the caller proved who they are */
-  via: 'anonymous' | 'htpasswd' | 'token' | 'auth-off';
+  via: 'anonymous' | 'htpasswd' | 'token' | 'oidc' | 'auth-off';
   /** first hex characters of the token's hash id, when via = token */
   tokenPrefix?: string;
+  /** the repositories / packages an OIDC identity may write; absent = wherever its role allows */
+  scope?: WriteScope;
+}
+
+/** A restriction of writes to some names (auth/namespace-scope.ts). */
+export interface WriteScope {
+  /** the OIDC provider whose rules made it (metrics label) */
+  readonly provider: string;
+  /** true: a write outside the scope is allowed, but logged and counted */
+  readonly audit: boolean;
+  allows(name: string): boolean;
 }
 
 /** The kind of operation a request performs. `public` skips authentication entirely. */
