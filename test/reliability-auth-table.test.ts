@@ -14,6 +14,9 @@
 // password, wrong password, unknown user) to create, list and revoke: only
 // the htpasswd password manages tokens; everything else is a 401 that
 // changes nothing on disk and counts toward the lockout.
+// OIDC callers (a local issuer's GitHub-shaped tokens, as Bearer and as the
+// Basic password) get their rule's role, and writes only inside the write
+// scope team/*, left-pad: the PyPI project demo is outside it (403).
 import t from 'tap';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,11 +24,37 @@ import { basic, bearer, mint, startAuthRegistry, USERS, type AuthRegistry } from
 import { rawHttp } from './helpers/raw-http.js';
 import { diffSnapshots, snapshotTree } from './helpers/tree-snapshot.js';
 import { tokenId } from '../src/main/auth/token-format.js';
+import { Issuer } from './helpers/oidc-issuer.js';
+import type { OidcConfig } from '../src/main/auth/oidc-config.js';
 
 type Need = 'public' | 'read' | 'write' | 'admin';
-type Who = 'none' | 'read' | 'write' | 'admin' | 'htpasswd' | 'htpasswd-admin' | 'bad-password' | 'bad-token';
+type Who = 'none' | 'read' | 'write' | 'admin' | 'htpasswd' | 'htpasswd-admin' | 'oidc-read' | 'oidc-write' | 'bad-password' | 'bad-token';
 const RANK: Record<Need, number> = { public: 0, read: 1, write: 2, admin: 3 };
-const ROLE: Record<Exclude<Who, 'none' | 'bad-password' | 'bad-token'>, number> = { read: 1, write: 2, admin: 3, htpasswd: 2, 'htpasswd-admin': 2 };
+const ROLE: Record<Exclude<Who, 'none' | 'bad-password' | 'bad-token'>, number> = { read: 1, write: 2, admin: 3, htpasswd: 2, 'htpasswd-admin': 2, 'oidc-read': 1, 'oidc-write': 2 };
+/** Writes the OIDC write rule's scope (team/*, left-pad) does not cover, by the name in the URL. */
+const outsideOidcScope = (route: Route) => route.format === 'pypi' && route.path.includes('/demo/');
+
+function oidcConfig(issuer: string): OidcConfig {
+  const p = { name: 'ci', issuer, jwks_uri: '', audience: 'nora-test', algorithms: ['RS256', 'ES256'] as const, max_token_lifetime_secs: 900 };
+  return {
+    enabled: true,
+    leeway_secs: 5,
+    jwks_cache_secs: 3600,
+    providers: [
+      {
+        ...p,
+        algorithms: [...p.algorithms],
+        namespace_scope: ['*'],
+        namespace_scope_enforcement: 'enforce',
+        enabled: true,
+        role_rules: [
+          { pattern: 'repo:acme/app:ref:refs/heads/main', role: 'write', claims: {}, namespace_scope: ['team/*', 'left-pad'] },
+          { pattern: 'repo:acme/*', role: 'read', claims: {} },
+        ],
+      },
+    ],
+  };
+}
 
 const Z = 'sha256:' + '0'.repeat(64);
 type Format = 'docker' | 'npm' | 'pypi' | 'cargo' | 'raw' | 'maven' | 'tokens' | 'system';
@@ -135,7 +164,8 @@ function expected(route: Route, who: Who, v: Variant): 'allowed' | 401 | 403 {
     if (route.path === '/npm/-/whoami') return 401;
     return v.anonymous_read ? 'allowed' : 401;
   }
-  return ROLE[who] >= RANK[route.need] ? 'allowed' : 403;
+  if (ROLE[who] < RANK[route.need]) return 403;
+  return who === 'oidc-write' && RANK[route.need] >= RANK.write && outsideOidcScope(route) ? 403 : 'allowed';
 }
 
 function shapeOk(route: Route, body: Buffer, type: string): boolean {
@@ -155,7 +185,14 @@ const secretsSeen: string[] = [];
 
 for (const v of VARIANTS) {
   t.test(`route × caller table: ${v.name}`, async (t) => {
-    const reg: AuthRegistry = await startAuthRegistry({ anonymous_read: v.anonymous_read, docker_anon_pull: v.docker_anon_pull, public_metrics: false });
+    const issuer = await Issuer.start();
+    t.teardown(() => issuer.close());
+    const reg: AuthRegistry = await startAuthRegistry({
+      anonymous_read: v.anonymous_read,
+      docker_anon_pull: v.docker_anon_pull,
+      public_metrics: false,
+      oidc: oidcConfig(issuer.url),
+    });
     t.teardown(() => reg.close());
     const tokens = {
       read: await mint(reg.url, 'alice', USERS.alice, 'read'),
@@ -170,13 +207,15 @@ for (const v of VARIANTS) {
       admin: bearer(tokens.admin),
       htpasswd: basic('alice', USERS.alice),
       'htpasswd-admin': basic('admin', USERS.admin),
+      'oidc-read': bearer(await issuer.github('acme/app', 'refs/heads/feature')),
+      'oidc-write': basic('oidc', await issuer.github('acme/app')),
       'bad-password': basic('alice', 'not-the-password-42'),
       'bad-token': bearer('nra_' + 'e'.repeat(32)),
     };
     let cases = 0;
     const bodies: string[] = [];
     // Wrong credentials last: five failures lock the client out (429), which is tested elsewhere.
-    const order: Who[] = ['none', 'read', 'write', 'admin', 'htpasswd', 'htpasswd-admin', 'bad-password', 'bad-token'];
+    const order: Who[] = ['none', 'read', 'write', 'admin', 'htpasswd', 'htpasswd-admin', 'oidc-read', 'oidc-write', 'bad-password', 'bad-token'];
     for (const who of order) {
       // Two refusals per wrong credential, whatever rows are added: more would lock the client out.
       const routes = who.startsWith('bad') ? ROUTES.filter((x, i) => i % 20 === 0 && x.need !== 'public').slice(0, 2) : ROUTES;

@@ -91,10 +91,10 @@ export class CredentialGate implements AuthGate {
     const decision = inside ? 'allow' : scope.audit ? 'audit' : 'deny';
     this.scopeDecisions(scope.provider, decision);
     if (inside) return null;
-    const name = need.resource?.name;
+    const name = need.resource!.name;
     this.log.warn('OIDC write outside the namespace scope', { event: 'oidc_scope', provider: scope.provider, user: identity.user, resource: name, decision });
     if (scope.audit) return null;
-    return new HttpError('DENIED', name === undefined ? 'this OIDC identity may only write inside its namespace scope' : `this OIDC identity may not write ${name} (outside its namespace scope)`);
+    return new HttpError('DENIED', `this OIDC identity may not write ${name} (outside its namespace scope)`);
   }
 
   quick(req: ReadView, access: Access, format: string): Identity | undefined {
@@ -109,7 +109,7 @@ export class CredentialGate implements AuthGate {
   }
 
   permits(identity: Identity, need: Requirement, format: string): boolean {
-    return permits(this.auth, identity, need, format);
+    return permits(this.auth, identity, need, format) && this.scoped(identity, need) === null;
   }
 
   clientIp(req: ReadView): string {

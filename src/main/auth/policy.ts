@@ -39,15 +39,16 @@ export function anonymousAllowed(auth: Config['auth'], access: Access, format: s
 export function permits(auth: Config['auth'], identity: Identity, need: Requirement, format: string): boolean {
   if (need.access === 'public') return true;
   if (identity.via === 'anonymous') return anonymousReads(auth, need.access, format);
-  return allows(identity.role, need.access) && scopeAllows(identity, need) !== false;
+  return allows(identity.role, need.access);
 }
 
 /**
  * Whether a scoped identity may do `need`: undefined when no scope applies
- * (no scope, or a read), else whether the named resource is inside it. A
- * write naming no resource (registry-wide) is outside every scope.
+ * (no scope, a read, or a write whose target the URL does not name: a PyPI
+ * upload names its project in the body, and its handler asks permits() again
+ * once it knows), else whether the named resource is inside the scope.
  */
 export function scopeAllows(identity: Identity, need: Requirement): boolean | undefined {
-  if (identity.scope === undefined || NEEDED[need.access] < NEEDED.write) return undefined;
-  return need.resource !== undefined && identity.scope.allows(need.resource.name);
+  if (identity.scope === undefined || NEEDED[need.access] < NEEDED.write || need.resource === undefined) return undefined;
+  return identity.scope.allows(need.resource.name);
 }

@@ -129,6 +129,11 @@ export function createUpload(ctx: Context, store: PypiStore) {
       let filename: string | null = null;
       let committed = false;
       const field = (k: string) => fields.get(k);
+      // The URL names no project: the gate left a scoped (OIDC) identity's check to here.
+      const mayWrite = (norm: string) => {
+        if (!ctx.gate.permits(req.identity!, { access: 'write', resource: { kind: 'package', name: norm } }, 'pypi'))
+          throw new HttpError('DENIED', `this identity may not upload to ${norm}`);
+      };
 
       try {
         await parseMultipart(
@@ -142,7 +147,8 @@ export function createUpload(ctx: Context, store: PypiStore) {
               filename = info.filename;
               const name = field('name');
               if (name && isValidProject(name)) {
-                // Refuse a duplicate before receiving its bytes.
+                // Refuse a duplicate, or a project outside the caller's scope, before receiving its bytes.
+                mayWrite(normalize(name));
                 const s = await store.read(normalize(name));
                 if (s?.files[filename]) throw new HttpError('CONFLICT', `File already exists: ${filename}`);
               }
@@ -182,6 +188,7 @@ export function createUpload(ctx: Context, store: PypiStore) {
         if (!upload || filename === null) throw new HttpError('BAD_REQUEST', 'no file in the content field');
         const fname: string = filename;
         const norm = normalize(name);
+        mayWrite(norm);
         if (!belongsTo(fname, norm, version)) throw new HttpError('BAD_REQUEST', `${fname} is not a distribution of ${name} ${version}`);
 
         const sha256 = upload.sha256.digest('hex');
