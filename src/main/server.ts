@@ -16,6 +16,8 @@ import { HttpError, type ErrorCode } from './errors.js';
 import { InvalidKey } from './storage/keys.js';
 import { BlobCorrupt } from './storage/verifying-reader.js';
 import { Turnstile } from './turnstile.js';
+import { RateLimiter, rateLimited, type RateClass } from './http/rate-limit.js';
+import type { Requirement } from './auth/types.js';
 
 /**
  * Largest total of header names and values answered normally. uWebSockets.js
@@ -73,6 +75,7 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
   const shared = new ServerShared(ctx.config.server.tls_cert ? TLS_WRITE_SLICE : Infinity);
   const admission = new Turnstile(ADMIT_PER_TURN);
   const { log, metrics } = ctx;
+  const limiter = ctx.config.rate_limit.enabled ? new RateLimiter(ctx.config.rate_limit, ctx.config.auth.trusted_proxies, metrics) : null;
   let inFlight = 0;
   let draining: (() => void) | null = null;
   metrics.gauge('nora_http_in_flight', () => inFlight);
@@ -131,6 +134,8 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
       if (out === undefined) return false;
       identity = ctx.gate.quick(m, 'read', protocol.name);
       if (identity === undefined) return false;
+      // Over the limit: the full path asks again and renders the 429 in the format's shape.
+      if (limiter !== null && protocol.name !== 'system' && limiter.wait('general', identity, m, false) > 0) return false;
     } catch {
       return false; // the full path renders whatever was wrong with the request
     }
@@ -158,7 +163,7 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
     const protocol = routeRequest(req);
     if (protocol) req.format = protocol.name;
     const done = () => reply.finished.then(() => finish(req, reply, started));
-    admission.enter(() => void dispatch(ctx, protocol, req, reply).then(done, done));
+    admission.enter(() => void dispatch(ctx, limiter, protocol, req, reply).then(done, done));
   };
 
   // Every app the listener makes (one per TLS certificate) serves the same routes.
@@ -198,6 +203,7 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
       }
       for (const p of protocols) await p.close?.();
       await ctx.gate.close();
+      limiter?.close();
       listener.close();
     },
   };
@@ -205,7 +211,14 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
 
 const METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE', 'OPTIONS']);
 
-async function dispatch(ctx: Context, protocol: Protocol | undefined, req: Req, reply: UwsReply): Promise<void> {
+/** Which bucket a request draws on; null for the system paths (health, readiness and metrics are never limited). */
+function rateClass(protocol: Protocol, need: Requirement): RateClass | null {
+  if (protocol.name === 'system') return null;
+  if (protocol.name === 'tokens') return 'auth';
+  return need.access === 'read' || need.access === 'public' ? 'general' : 'upload';
+}
+
+async function dispatch(ctx: Context, limiter: RateLimiter | null, protocol: Protocol | undefined, req: Req, reply: UwsReply): Promise<void> {
   const renderer = protocol ?? plainProtocol;
   try {
     if ((req as unknown as { headerBytes: number }).headerBytes > MAX_HEADER_BYTES) {
@@ -213,8 +226,14 @@ async function dispatch(ctx: Context, protocol: Protocol | undefined, req: Req, 
     }
     if (req.path.includes('\0') || /%00/i.test(req.path)) throw new HttpError('BAD_REQUEST', 'NUL byte in path');
     if (!protocol) throw new HttpError('NOT_FOUND');
-    const denied = await ctx.gate.check(req, protocol.access(req), protocol.name);
+    const need = protocol.access(req);
+    const denied = await ctx.gate.check(req, need, protocol.name);
     if (denied) return renderError(reply, protocol, denied);
+    const cls = limiter === null ? null : rateClass(protocol, need);
+    if (cls !== null) {
+      const wait = limiter!.wait(cls, req.identity!, req);
+      if (wait > 0) return renderError(reply, protocol, rateLimited(wait));
+    }
     await protocol.handle(req, reply);
     if (!reply.done) throw new Error(`${protocol.name} handler returned without a response`);
   } catch (e) {
