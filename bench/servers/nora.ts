@@ -35,6 +35,10 @@ export async function startNora(opts: StartOptions): Promise<RunningServer> {
     // distribution has no request-rate limiter; measure capacity, not a throttle
     NORA_RATE_LIMIT_ENABLED: 'false',
   });
+  // BENCH_RATE_LIMIT=on: the limiter runs (every request takes a token) with limits far above the load, to measure its cost.
+  if (process.env.BENCH_RATE_LIMIT === 'on') {
+    Object.assign(env, { NORA_RATE_LIMIT_ENABLED: 'true', NORA_RATE_LIMIT_GENERAL_RPS: '1000000', NORA_RATE_LIMIT_GENERAL_BURST: '1000000', NORA_RATE_LIMIT_UPLOAD_RPS: '1000000', NORA_RATE_LIMIT_UPLOAD_BURST: '1000000' });
+  }
   if (opts.tls) Object.assign(env, { NORA_TLS_CERT: opts.tls.cert, NORA_TLS_KEY: opts.tls.key });
   const args = [...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), ...(await startArgs())];
   const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
