@@ -16,6 +16,8 @@ import { basic, dockerLogin, makeHtpasswd } from './helpers/auth.js';
 import { buildOciImage } from './helpers/oci-image.js';
 import { issue, makeCa, tlsFetch } from './helpers/tls.js';
 import { Issuer, unsignedOrSymmetric } from './helpers/oidc-issuer.js';
+import { NpmWorkspace, makePackage } from './helpers/npm-cli.js';
+import { buildProject, twine } from './helpers/pypi-tools.js';
 import { setLogSink } from '../src/main/log.js';
 
 const exec = promisify(execFile);
@@ -39,12 +41,12 @@ jwks_cache_secs = 3600
 name = "github"
 issuer = "${gh.url}"
 audience = "nora-test"
-namespace_scope = ["acme/**"]
+namespace_scope = ["acme/**", "acme-*", "@acme/*"]
 
 [[auth.oidc.providers.role_rules]]
 pattern = "repo:acme/*:ref:refs/heads/main"
 role = "write"
-namespace_scope = ["{repository}", "{repository}/**"]
+namespace_scope = ["{repository}", "{repository}/**", "acme-app*", "@acme/app"]
 claims = { workflow = "release*" }
 
 [[auth.oidc.providers.role_rules]]
@@ -134,6 +136,29 @@ role_rules = [{ pattern = "project_path:grp/*", role = "write", namespace_scope 
     t.equal((await req('/v2/', `Bearer ${rs}`)).status, 401, 'RS256 is not in this provider\'s algorithms');
     t.ok(gl.discoveryRequests === 0, 'explicit jwks_uri: no discovery');
     t.ok(gh.discoveryRequests >= 1, 'github keys found through discovery');
+  });
+
+  t.test('npm publish and twine upload with the job token: inside the scope published, outside 403', async (t) => {
+    const job = await gh.github('acme/app');
+    const dir = join(work, 'npm');
+    await mkdir(dir, { recursive: true });
+    const ws = new NpmWorkspace(dir, `${base}/npm/`);
+    await ws.configure(job, [`cafile=${ca.cert}`, 'fetch-retries=0']);
+    const inside = await ws.run(['publish'], await makePackage(join(dir, 'in'), { name: '@acme/app', version: '1.0.0' }, 'in'));
+    t.equal(inside.code, 0, inside.stderr);
+    const outside = await ws.run(['publish'], await makePackage(join(dir, 'out'), { name: '@acme/other', version: '1.0.0' }, 'out'));
+    t.not(outside.code, 0, 'npm publish of @acme/other refused');
+    t.match(outside.stderr, /403/);
+
+    const ok = await buildProject(join(work, 'py-in'), 'acme-app-tools', '0.1.0', 'in');
+    const up = await twine(['--cert', ca.cert, '--repository-url', `${base}/pypi/`, '-u', 'oidc', '-p', job, ok.wheel]);
+    t.equal(up.code, 0, up.stdout + up.stderr);
+    const no = await buildProject(join(work, 'py-out'), 'other-pkg', '0.1.0', 'out');
+    const refused = await twine(['--cert', ca.cert, '--repository-url', `${base}/pypi/`, '-u', 'oidc', '-p', job, no.wheel]);
+    t.not(refused.code, 0, 'twine upload of other-pkg refused');
+    t.match(refused.stdout + refused.stderr, /403/);
+    t.equal((await req('/simple/other-pkg/', `Bearer ${job}`)).status, 404, 'nothing of it was stored');
+    t.notOk(logs.some((l) => l.includes(job.split('.')[2]!)), 'the token is in no log line');
   });
 
   t.test('docker login -u oidc --password-stdin', async (t) => {
