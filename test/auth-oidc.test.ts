@@ -34,7 +34,7 @@ t.test('OIDC workload identity', async (t) => {
   const toml = `
 [auth.oidc]
 enabled = true
-leeway_secs = 5
+leeway_secs = 1
 jwks_cache_secs = 3600
 
 [[auth.oidc.providers]]
@@ -189,6 +189,20 @@ role_rules = [{ pattern = "project_path:grp/*", role = "write", namespace_scope 
     t.ok(pushed.ok, 'and skopeo still pushes');
     gh.down = false;
   });
+  t.test('a verified token is cached until its exp, never longer', async (t) => {
+    const job = await gh.github('acme/app', 'refs/heads/main', 'release', { exp: 4 });
+    const hits = async () => Number(/^nora_auth_cache_hits_total (\d+)/m.exec((await tlsFetch(`${base}/metrics`, caPem)).body.toString())?.[1] ?? 0);
+    t.equal((await req('/v2/acme/app/tags/list', `Bearer ${job}`)).status, 200);
+    const before = await hits();
+    t.equal((await req('/v2/acme/app/tags/list', `Bearer ${job}`)).status, 200);
+    t.equal(await hits(), before + 1, 'the second request is a cache hit');
+    // past exp and the 1 s leeway: the cache must not answer, the verifier refuses
+    await new Promise((r) => setTimeout(r, 6500));
+    const seen = logs.length;
+    t.equal((await req('/v2/acme/app/tags/list', `Bearer ${job}`)).status, 401, 'expired: 401');
+    t.match(logs.slice(seen).join('\n'), /"exp\\" claim timestamp check failed/, 'verified again, not answered from the cache');
+  });
+
   t.test('every bad token is a 401', async (t) => {
     const sub = { sub: 'repo:acme/app:ref:refs/heads/main', repository: 'acme/app', ref: 'refs/heads/main', workflow: 'release' };
     const tampered = await gh.github('acme/app');
