@@ -134,8 +134,8 @@ export async function startServer(ctx: Context, protocols: Protocol[]): Promise<
       if (out === undefined) return false;
       identity = ctx.gate.quick(m, 'read', protocol.name);
       if (identity === undefined) return false;
-      // Over the limit: the full path asks again and renders the 429 in the format's shape.
-      if (limiter !== null && protocol.name !== 'system' && limiter.wait('general', identity, m, false) > 0) return false;
+      // Over the limit: the full path asks again and renders the 429 in the format's shape (system paths have no cached answers, so are never limited here).
+      if (limiter !== null && limiter.wait('general', identity, m, false) > 0) return false;
     } catch {
       return false; // the full path renders whatever was wrong with the request
     }
