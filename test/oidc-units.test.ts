@@ -6,6 +6,9 @@ import t from 'tap';
 import { NamespaceScope, expandScope, scopeGlob, textGlob } from '../src/main/auth/namespace-scope.js';
 import { isJwt, parseAuthorization } from '../src/main/auth/credentials.js';
 import { buildConfig } from '../src/main/config.js';
+import { Jwks } from '../src/main/auth/jwks.js';
+import { Logger } from '../src/main/log.js';
+import { Issuer } from './helpers/oidc-issuer.js';
 
 t.test('scope globs are segment-aware', async (t) => {
   const cases: [string, string, boolean][] = [
@@ -78,4 +81,23 @@ t.test('[auth.oidc] and [rate_limit] configuration errors name the key', async (
   t.match(rl, { enabled: true, general_rps: 50, general_burst: 200 });
   t.throws(() => buildConfig(null, { NORA_RATE_LIMIT_UPLOAD_BURST: '0' }), /NORA_RATE_LIMIT_UPLOAD_BURST: must be at least 1/);
   t.equal(buildConfig(null, {}).rate_limit.enabled, false, 'off unless asked for');
+});
+
+t.test('JWKS: keys past their cache time are used while a refresh runs; a hung issuer delays nobody', async (t) => {
+  const issuer = await Issuer.start();
+  t.teardown(() => issuer.close());
+  const kid = await issuer.addKey('RS256');
+  const jwks = new Jwks(issuer.url, '', 1, new Logger('error'));
+  t.ok(await jwks.key(kid, 'RS256'), 'first use fetches the keys');
+  t.equal(issuer.jwksRequests, 1);
+  t.equal(issuer.discoveryRequests, 1, 'found through discovery');
+  t.notOk(await jwks.key(kid, 'ES256'), 'a key is only used for its own algorithm');
+  t.equal(issuer.jwksRequests, 2, 'that unknown key forced one refresh');
+  t.equal(issuer.discoveryRequests, 1, 'the discovered jwks_uri is remembered');
+  issuer.hang = true;
+  await new Promise((r) => setTimeout(r, 1100));
+  const t0 = performance.now();
+  t.ok(await jwks.key(kid, 'RS256'), 'stale key served');
+  t.ok(performance.now() - t0 < 500, `without waiting on the hung issuer (${Math.round(performance.now() - t0)} ms)`);
+  issuer.hang = false;
 });

@@ -32,6 +32,8 @@ export class Issuer {
   private readonly keys: SigningKey[] = [];
   private readonly hidden: SigningKey[] = [];
   down = false;
+  /** true: requests are accepted and never answered (a hung issuer) */
+  hang = false;
   jwksRequests = 0;
   discoveryRequests = 0;
   url = '';
@@ -46,6 +48,7 @@ export class Issuer {
     const server = createServer();
     const issuer = new Issuer(server, jwksPath);
     server.on('request', (req, res) => {
+      if (issuer.hang) return;
       if (issuer.down) {
         res.writeHead(503).end('down');
         return;
@@ -132,6 +135,7 @@ export class Issuer {
   }
 
   close(): Promise<void> {
+    this.server.closeAllConnections();
     return new Promise((r) => this.server.close(() => r()));
   }
 }

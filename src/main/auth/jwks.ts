@@ -2,8 +2,10 @@
 // issuer is a network peer like any upstream), kept for jwks_cache_secs and
 // refreshed then; a token naming an unknown `kid` (the issuer rotated its
 // keys) forces a refresh at most once per cooldown, so a flood of made-up kids
-// costs the issuer one request. When a refresh fails the keys already held
-// stay in use: a CI provider's outage must not log every job out.
+// costs the issuer one request. Keys past jwks_cache_secs are still used
+// while the refresh runs in the background, and when a refresh fails they
+// stay in use: a CI provider's outage (or a hung issuer) must neither log
+// every job out nor make logins wait on its timeout.
 import { importJWK, type JWK } from 'jose';
 import type { Logger } from '../log.js';
 
@@ -56,7 +58,8 @@ export class Jwks {
 
   /** The key a token's header names (`kid`, or the only key when it names none), usable for `alg`; undefined if there is none. */
   async key(kid: string | undefined, alg: string): Promise<Key | undefined> {
-    if (this.keys === null || Date.now() >= this.freshUntil) await this.refresh();
+    if (this.keys === null) await this.refresh();
+    else if (Date.now() >= this.freshUntil) void this.refresh();
     let jwk = this.find(kid, alg);
     if (jwk === undefined && Date.now() - this.lastForced >= this.cooldownMs) {
       this.lastForced = Date.now();
