@@ -18,6 +18,7 @@ import { issue, makeCa, tlsFetch } from './helpers/tls.js';
 import { Issuer, unsignedOrSymmetric } from './helpers/oidc-issuer.js';
 import { NpmWorkspace, makePackage } from './helpers/npm-cli.js';
 import { buildProject, twine } from './helpers/pypi-tools.js';
+import { publishBody, publishMeta } from './helpers/cargo-wire.js';
 import { setLogSink } from '../src/main/log.js';
 
 const exec = promisify(execFile);
@@ -84,7 +85,7 @@ role_rules = [{ pattern = "project_path:grp/*", role = "write", namespace_scope 
   const base = `https://${host}`;
   let ipSeq = 1;
   // Each caller its own forwarded address (loopback is a trusted proxy): the many 401s below must not trip the lockout.
-  const req = (path: string, auth: string, method = 'GET', body?: string) =>
+  const req = (path: string, auth: string, method = 'GET', body?: string | Buffer) =>
     tlsFetch(base + path, caPem, { method, body, headers: { authorization: auth, 'x-forwarded-for': `10.9.0.${ipSeq++}` } });
   const skopeo = (args: string[]) =>
     exec('skopeo', args, { maxBuffer: 16 << 20 }).then(
@@ -158,6 +159,15 @@ role_rules = [{ pattern = "project_path:grp/*", role = "write", namespace_scope 
     t.not(refused.code, 0, 'twine upload of other-pkg refused');
     t.match(refused.stdout + refused.stderr, /403/);
     t.equal((await req('/simple/other-pkg/', `Bearer ${job}`)).status, 404, 'nothing of it was stored');
+
+    // cargo names the crate in the body too (cargo sends its token verbatim: "Bearer <jwt>")
+    const crate = (name: string) => publishBody(publishMeta(name, '0.1.0'), Buffer.from(`${name} crate bytes`));
+    const cin = await req('/cargo/api/v1/crates/new', `Bearer ${job}`, 'PUT', crate('acme-app-core'));
+    t.equal(cin.status, 200, `cargo publish inside the scope: ${cin.body}`);
+    const cout = await req('/cargo/api/v1/crates/new', `Bearer ${job}`, 'PUT', crate('serde-evil'));
+    t.equal(cout.status, 403, 'cargo publish outside the scope');
+    t.match(JSON.parse(cout.body.toString()).errors[0].detail, /may not write serde-evil/);
+    t.equal((await req('/raw/acme-app/notes.txt', `Bearer ${job}`, 'PUT', 'x')).status, 403, 'a raw path outside the scope');
     t.notOk(logs.some((l) => l.includes(job.split('.')[2]!)), 'the token is in no log line');
   });
 

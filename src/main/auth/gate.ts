@@ -1,6 +1,6 @@
 // The auth gate the server consults before a protocol handler runs.
 import type { ReadView, Req } from '../http/types.js';
-import type { HttpError } from '../errors.js';
+import { HttpError } from '../errors.js';
 import type { Access, Identity, Requirement } from './types.js';
 import type { TokenService } from './token-service.js';
 
@@ -51,4 +51,14 @@ export class OpenGate implements AuthGate {
   }
   async ready(): Promise<void> {}
   async close(): Promise<void> {}
+}
+
+/**
+ * For a write whose URL names no package (a PyPI upload, a cargo publish name
+ * it in the body): once the handler knows the name, the caller must be
+ * allowed to write it. The gate could not check an OIDC scope without it.
+ */
+export function requireWrite(gate: AuthGate, req: Req, format: string, name: string): void {
+  if (!gate.permits(req.identity!, { access: 'write', resource: { kind: 'package', name } }, format))
+    throw new HttpError('DENIED', `this identity may not write ${name}`);
 }

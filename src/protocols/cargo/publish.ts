@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Context } from '../../main/protocol.js';
 import type { Reply, Req } from '../../main/http/types.js';
 import { HttpError } from '../../main/errors.js';
+import { requireWrite } from '../../main/auth/gate.js';
 import { HashingCounter } from '../../main/storage/blobs.js';
 import { parseDigest } from '../../main/digest.js';
 import { BodyReader } from './wire.js';
@@ -31,6 +32,8 @@ export function createPublish(ctx: Context, store: CargoStore) {
     const metaLen = await body.u32('metadata length');
     if (metaLen > MAX_META) throw new HttpError('TOO_LARGE', `publish metadata of ${metaLen} bytes exceeds ${MAX_META}`);
     const meta = parsePublishMeta(await body.exact(metaLen, 'metadata'));
+    // The URL names no crate: a scoped (OIDC) identity is checked here, before the .crate arrives.
+    requireWrite(ctx.gate, req, 'cargo', meta.name);
     const crateLen = await body.u32('.crate length');
     if (crateLen === 0) throw new HttpError('BAD_REQUEST', 'the .crate is empty');
     if (8 + metaLen + crateLen > limit) throw new HttpError('TOO_LARGE', `.crate of ${crateLen} bytes exceeds the body limit`);

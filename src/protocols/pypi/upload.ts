@@ -13,6 +13,7 @@ import type { Context } from '../../main/protocol.js';
 import { BodyTooLarge, type Reply, type Req } from '../../main/http/types.js';
 import { parseDigest } from '../../main/digest.js';
 import { HttpError } from '../../main/errors.js';
+import { requireWrite } from '../../main/auth/gate.js';
 import { boundaryOf, MultipartError, parseMultipart, type PartSink } from './multipart.js';
 import { belongsTo, filenameProblem, isValidProject, normalize } from './normalize.js';
 import { Blake2b } from './blake2b.js';
@@ -130,10 +131,7 @@ export function createUpload(ctx: Context, store: PypiStore) {
       let committed = false;
       const field = (k: string) => fields.get(k);
       // The URL names no project: the gate left a scoped (OIDC) identity's check to here.
-      const mayWrite = (norm: string) => {
-        if (!ctx.gate.permits(req.identity!, { access: 'write', resource: { kind: 'package', name: norm } }, 'pypi'))
-          throw new HttpError('DENIED', `this identity may not upload to ${norm}`);
-      };
+      const mayWrite = (norm: string) => requireWrite(ctx.gate, req, 'pypi', norm);
 
       try {
         await parseMultipart(
