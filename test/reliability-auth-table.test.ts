@@ -16,8 +16,8 @@
 // changes nothing on disk and counts toward the lockout.
 // OIDC callers (a local issuer's GitHub-shaped tokens, as Bearer and as the
 // Basic password) get their rule's role, and writes only inside the write
-// scope team/*, left-pad: the PyPI project and crate demo and the raw folder
-// dir/ are outside it (403).
+// scope team/*, left-pad: the PyPI project and crate demo, the raw folder
+// dir/ and the Maven artifact com.example:demo are outside it (403).
 import t from 'tap';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -32,9 +32,11 @@ type Need = 'public' | 'read' | 'write' | 'admin';
 type Who = 'none' | 'read' | 'write' | 'admin' | 'htpasswd' | 'htpasswd-admin' | 'oidc-read' | 'oidc-write' | 'bad-password' | 'bad-token';
 const RANK: Record<Need, number> = { public: 0, read: 1, write: 2, admin: 3 };
 const ROLE: Record<Exclude<Who, 'none' | 'bad-password' | 'bad-token'>, number> = { read: 1, write: 2, admin: 3, htpasswd: 2, 'htpasswd-admin': 2, 'oidc-read': 1, 'oidc-write': 2 };
-/** Writes the OIDC write rule's scope (team/*, left-pad) does not cover, by the name in the URL: PyPI's and Cargo's demo, raw dir/. */
+/** Writes the OIDC write rule's scope (team/*, left-pad) does not cover, by the name in the URL: PyPI's and Cargo's demo, raw dir/, Maven's com.example:demo. */
 const outsideOidcScope = (route: Route) =>
-  ((route.format === 'pypi' || route.format === 'cargo') && route.path.includes('/demo/')) || (route.format === 'raw' && route.path.startsWith('/raw/dir/'));
+  ((route.format === 'pypi' || route.format === 'cargo') && route.path.includes('/demo/')) ||
+  (route.format === 'raw' && route.path.startsWith('/raw/dir/')) ||
+  route.format === 'maven';
 
 function oidcConfig(issuer: string): OidcConfig {
   const p = { name: 'ci', issuer, jwks_uri: '', audience: 'nora-test', algorithms: ['RS256', 'ES256'] as const, max_token_lifetime_secs: 900 };
