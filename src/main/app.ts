@@ -44,7 +44,7 @@ export async function createRegistry(config: Config): Promise<Registry> {
     log,
   };
   const protocols = [systemProtocol(ctx)];
-  for (const make of protocolFactories) protocols.push(await make(ctx));
+  for (const make of protocolFactories) protocols.push(await make(ctx, protocols));
   let server: ServerHandle;
   try {
     server = await startServer(ctx, protocols);

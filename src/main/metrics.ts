@@ -60,6 +60,13 @@ export class Metrics {
     };
   }
 
+  /** The sum of every series of a counter (the web UI's traffic chart samples it). */
+  total(name: string): number {
+    let sum = 0;
+    for (const [k, s] of this.counters) if (k === name || (k.startsWith(name) && k[name.length] === '{')) sum += s.v;
+    return sum;
+  }
+
   /** A gauge is read when /metrics is rendered. */
   gauge(name: string, read: () => number): void {
     this.gauges.set(name, read);

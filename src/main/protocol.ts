@@ -9,6 +9,7 @@ import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { Requirement } from './auth/types.js';
 import type { HttpError } from './errors.js';
+import type { Browse } from './browse.js';
 
 export interface Protocol {
   /** metrics/log label, e.g. "docker" */
@@ -40,6 +41,8 @@ export interface Protocol {
   cached?(req: ReadView): MemoryResponse | undefined;
   /** Periodic housekeeping and shutdown flush, when the format has any. */
   close?(): Promise<void>;
+  /** The format's pages in the web UI, when it has any. */
+  readonly browse?: Browse;
 }
 
 /** Shared services handed to each protocol factory. */

@@ -7,5 +7,16 @@ import { pypiProtocol } from './pypi/index.js';
 import { cargoProtocol } from './cargo/index.js';
 import { rawProtocol } from './raw/index.js';
 import { mavenProtocol } from './maven/index.js';
+import { uiProtocol } from './ui/index.js';
 
-export const protocolFactories: ((ctx: Context) => Promise<Protocol> | Protocol)[] = [tokenApiProtocol, dockerProtocol, npmProtocol, pypiProtocol, cargoProtocol, rawProtocol, mavenProtocol];
+/** Each factory gets the shared services and the registry's protocol list (the web UI finds the formats' pages there). */
+export const protocolFactories: ((ctx: Context, protocols: readonly Protocol[]) => Promise<Protocol> | Protocol)[] = [
+  tokenApiProtocol,
+  dockerProtocol,
+  npmProtocol,
+  pypiProtocol,
+  cargoProtocol,
+  rawProtocol,
+  mavenProtocol,
+  uiProtocol,
+];

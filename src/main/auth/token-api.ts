@@ -22,16 +22,16 @@ const DEFAULT_ROLE: Role = 'read';
 const DEFAULT_TTL_DAYS = 30;
 const MAX_TTL_DAYS = 3650;
 
-type Body = Record<string, unknown>;
+export type Body = Record<string, unknown>;
 type Action = (svc: TokenService, caller: Caller, body: Body, ip: string) => Promise<unknown>;
 
 function unprocessable(message: string): HttpError {
   return new HttpError('UNPROCESSABLE', message);
 }
 
-function stringField(b: Body, name: string, max: number, required: true): string;
-function stringField(b: Body, name: string, max: number, required: false): string | null;
-function stringField(b: Body, name: string, max: number, required: boolean): string | null {
+export function stringField(b: Body, name: string, max: number, required: true): string;
+export function stringField(b: Body, name: string, max: number, required: false): string | null;
+export function stringField(b: Body, name: string, max: number, required: boolean): string | null {
   const v = b[name];
   if (v === undefined || v === null) {
     if (required) throw unprocessable(`${name}: required`);
@@ -42,14 +42,14 @@ function stringField(b: Body, name: string, max: number, required: boolean): str
   return v;
 }
 
-function roleField(b: Body): Role {
+export function roleField(b: Body): Role {
   const v = b.role;
   if (v === undefined || v === null) return DEFAULT_ROLE;
   if (typeof v !== 'string' || !ROLES.includes(v as Role)) throw unprocessable(`role: must be one of ${ROLES.join(', ')}`);
   return v as Role;
 }
 
-function ttlField(b: Body): number {
+export function ttlField(b: Body): number {
   const v = b.ttl_days;
   if (v === undefined || v === null) return DEFAULT_TTL_DAYS;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_TTL_DAYS)
@@ -57,7 +57,7 @@ function ttlField(b: Body): number {
   return v;
 }
 
-function prefixField(b: Body): string {
+export function prefixField(b: Body): string {
   const v = stringField(b, 'hash_prefix', 128, true).toLowerCase();
   if (!ID_PREFIX_RE.test(v)) throw new HttpError('BAD_REQUEST', 'hash_prefix: 6 to 16 hex characters of a hash_prefix from /api/tokens/list');
   return v;

@@ -15,6 +15,7 @@ import { createCatalog } from './catalog.js';
 import { createReferrers } from './referrers.js';
 import { ManifestStore } from './manifest-store.js';
 import { hostedContent } from './content.js';
+import { dockerBrowse } from './browse.js';
 
 const API_VERSION = 'registry/2.0';
 const API_HEADER = ['Docker-Distribution-API-Version', API_VERSION] as const;
@@ -84,5 +85,6 @@ export async function dockerProtocol(ctx: Context): Promise<Protocol> {
     },
     error: renderOciError,
     close: () => uploads.close(),
+    browse: dockerBrowse(ctx, store, content),
   };
 }

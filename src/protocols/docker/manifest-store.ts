@@ -48,7 +48,14 @@ export class ManifestStore {
   /** tag reads in progress: when a hot tag's entry expires, its waiting pulls share one read */
   private readonly tagReads = new Map<string, Promise<Digest | null>>();
 
+  private readonly tagListeners: ((name: string, tag: string) => void)[] = [];
+
   constructor(private readonly ctx: Context) {}
+
+  /** Called after a push has moved a tag (the web UI's recent pushes). */
+  onTag(l: (name: string, tag: string) => void): void {
+    this.tagListeners.push(l);
+  }
 
   private get storage() {
     return this.ctx.storage;
@@ -164,6 +171,7 @@ export class ManifestStore {
       // pushes of one tag leave whichever renamed last, never a mixture.
       await this.writeIfChanged(tagKey(name, opts.tag), digest.value);
       this.invalidate(this.tags, `${name}\n${opts.tag}`);
+      for (const l of this.tagListeners) l(name, opts.tag);
     }
   }
 

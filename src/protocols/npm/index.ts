@@ -18,6 +18,7 @@ import { createUnpublish } from './unpublish.js';
 import { createTarballs } from './tarball.js';
 import { createDistTags } from './dist-tags.js';
 import { createSearch } from './search.js';
+import { npmBrowse } from './browse.js';
 
 const routeCache = new WeakMap<Req, Route>();
 function routeOf(req: Req): Route {
@@ -140,5 +141,6 @@ export function npmProtocol(ctx: Context): Protocol {
     cached: (req) => packuments.cached(req, parseRoute(req.path)),
     handle: (req, reply) => route(req, reply, routeOf(req)),
     error: renderNpmError,
+    browse: npmBrowse(ctx, store, content, search.summaries),
   };
 }

@@ -6,7 +6,7 @@ import type { Reply, Req } from '../../main/http/types.js';
 import { methodNotAllowed } from '../../main/errors.js';
 import type { NpmStore, PackageState } from './store.js';
 
-interface Summary {
+export interface Summary {
   name: string;
   scope: string;
   version: string;
@@ -117,6 +117,8 @@ export function createSearch(ctx: Context, store: NpmStore) {
   }
 
   return {
+    /** Every hosted package's summary, by name (the web UI lists and counts them). */
+    summaries: load,
     async handle(req: Req, reply: Reply): Promise<void> {
       if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed('GET, HEAD');
       const q = parseQuery(req.query.get('text') ?? '');

@@ -12,6 +12,7 @@ import { createUpload } from './upload.js';
 import { createSimpleIndex } from './simple-index.js';
 import { createFiles } from './files.js';
 import { createYank } from './yank.js';
+import { pypiBrowse } from './browse.js';
 
 const PREFIXES = ['/simple', '/pypi', '/legacy'];
 const UPLOAD_PATHS = new Set(PREFIXES.flatMap((p) => [p, `${p}/`]));
@@ -81,5 +82,6 @@ export function pypiProtocol(ctx: Context): Protocol {
     },
     handle,
     error: renderPypiError,
+    browse: pypiBrowse(store, content),
   };
 }

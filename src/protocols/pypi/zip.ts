@@ -35,7 +35,8 @@ const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
 const MAX_CENTRAL_DIRECTORY = 64 * 1024 * 1024;
 
-async function readAt(fh: Positional, position: number, length: number): Promise<Buffer> {
+/** Exactly `length` bytes at `position` (a short file is a ZipError). */
+export async function readAt(fh: Positional, position: number, length: number): Promise<Buffer> {
   const buf = Buffer.alloc(length);
   let got = 0;
   while (got < length) {
