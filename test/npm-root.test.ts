@@ -102,7 +102,7 @@ t.test('npm at the root never shadows another route; other clients see no npm th
   t.match(await (await npmGet('/health')).json(), { status: 'healthy' }, '/health is the health check');
 
   // Names kept for the registry's own routes (served or planned) are never claimed for npm.
-  for (const path of ['/ui', '/ui/', '/api', '/%63argo']) {
+  for (const path of ['/api', '/%63argo']) {
     const res = await npmGet(path);
     t.equal(res.status, 404, `${path}: not npm's`);
     t.same(await res.json(), { error: 'not found', code: 'NOT_FOUND' }, `${path}: the plain 404, not a package lookup`);
@@ -112,10 +112,18 @@ t.test('npm at the root never shadows another route; other clients see no npm th
     const [a, b] = [await fetch(`${r.url}${path}`), await npmGet(path)];
     t.same([b.status, b.headers.get('content-type'), await b.text()], [a.status, a.headers.get('content-type'), await a.text()], `${path}: its format's answer, not npm's`);
   }
-  const put = await fetch(`${r.url}/ui`, {
+  // The web UI's paths are the UI's, whoever asks; a browser at the root is sent there, npm is not.
+  const ui = await npmGet('/ui/', { accept: 'text/html' });
+  t.equal(ui.status, 200);
+  t.match(ui.headers.get('content-type'), /^text\/html/, '/ui/ is the web UI even with npm headers');
+  const browser = await fetch(`${r.url}/`, { headers: { accept: 'text/html,application/xhtml+xml' }, redirect: 'manual' });
+  t.same([browser.status, browser.headers.get('location')], [303, '/ui/'], 'a browser at the root goes to the UI');
+  const npmAtRoot = await npmGet('/', { accept: 'text/html' });
+  t.not(npmAtRoot.status, 303, 'an npm client at the root is never redirected to the UI');
+  const put = await fetch(`${r.url}/api`, {
     method: 'PUT',
     headers: { ...NPM, 'npm-command': 'publish', authorization: bearer(write), 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'ui', versions: {} }),
+    body: JSON.stringify({ name: 'api', versions: {} }),
   });
   t.equal(put.status, 404, 'a package named like a kept route cannot be published at the root');
 

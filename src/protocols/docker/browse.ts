@@ -17,6 +17,8 @@ const REFERRERS_SHOWN = 50;
 /** configs larger than this are not read for their creation time and platform */
 const CONFIG_LIMIT = 256 * 1024;
 const IO_CONCURRENCY = 16;
+/** an image's config type is its artifact type only in the referrers API's sense: not worth a line */
+const IMAGE_CONFIGS = new Set(['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json']);
 
 interface Descriptor {
   digest: string;
@@ -137,7 +139,7 @@ export function dockerBrowse(ctx: Context, store: ManifestStore, content: Docker
     ];
     if (s.platforms) facts.push(['Platforms', s.platforms]);
     if (s.created) facts.push(['Created', s.created]);
-    if (m.meta.artifactType) facts.push(['Artifact type', { text: m.meta.artifactType, code: true }]);
+    if (m.meta.artifactType && !IMAGE_CONFIGS.has(m.meta.artifactType)) facts.push(['Artifact type', { text: m.meta.artifactType, code: true }]);
     const tables: BrowseView['tables'] = [];
     if (s.p.kind === 'index') {
       tables.push({

@@ -100,7 +100,7 @@ export function createAccount(ui: Ui) {
 <label for="description">Description</label><input id="description" name="description" maxlength="1000" placeholder="CI/CD pipeline">
 <label for="role">Role</label><select id="role" name="role">${roles.map((r) => html`<option value="${r}"${r === 'read' ? html` selected` : ''}>${r}</option>`)}</select>
 <label for="ttl_days">Expires after (days)</label><input id="ttl_days" name="ttl_days" type="number" min="1" max="3650" value="30" required>
-<button type="submit">Create token</button></form>
+<button type="submit" id="create-token">Create token</button></form>
 <h2>${s.admin ? 'All tokens' : 'Your tokens'}</h2>
 <table><caption class="skip">API tokens</caption><thead><tr><th scope="col">Id</th>${s.admin ? html`<th scope="col">User</th>` : ''}<th scope="col">Description</th><th scope="col">Role</th><th scope="col">Created</th><th scope="col">Expires</th><th scope="col">Last used</th><th scope="col"><span class="skip">Actions</span></th></tr></thead>
 <tbody>${list.length ? rows : html`<tr><td colspan="${s.admin ? 8 : 7}" class="muted">No tokens yet</td></tr>`}</tbody></table>`;

@@ -59,6 +59,8 @@ document.addEventListener('click', function (ev) {
 });
 `;
 
+const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#0a58ca"/><path d="M4 12V4l8 8V4" stroke="#fff" stroke-width="2" fill="none"/></svg>`;
+
 export interface Asset {
   path: string;
   type: string;
@@ -74,4 +76,6 @@ function asset(name: string, ext: string, type: string, text: string): Asset {
 
 export const STYLESHEET = asset('ui', 'css', 'text/css; charset=utf-8', CSS);
 export const SCRIPT = asset('ui', 'js', 'text/javascript; charset=utf-8', JS);
-export const ASSETS = new Map([STYLESHEET, SCRIPT].map((a) => [a.path, a]));
+/** Named in every page, so browsers do not ask for /favicon.ico. */
+export const ICON = asset('icon', 'svg', 'image/svg+xml', ICON_SVG);
+export const ASSETS = new Map([STYLESHEET, SCRIPT, ICON].map((a) => [a.path, a]));

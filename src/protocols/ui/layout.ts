@@ -4,7 +4,7 @@
 import type { Browse, BrowseTable, BrowseView, Cell } from '../../main/browse.js';
 import { html, type Html } from './html.js';
 import { renderMarkdown } from './readme.js';
-import { SCRIPT, STYLESHEET } from './assets.js';
+import { ICON, SCRIPT, STYLESHEET } from './assets.js';
 import type { Viewer } from './viewer.js';
 
 export interface Format {
@@ -26,11 +26,11 @@ export function page(shell: Shell, title: string, body: Html): Html {
     ? ''
     : v.session
       ? html`<span class="user"><span>Signed in as <strong>${v.session.user}</strong></span><a href="/ui/tokens">Tokens</a>
-<form method="post" action="/ui/logout"><input type="hidden" name="csrf" value="${v.session.csrf}"><button type="submit">Sign out</button></form></span>`
+<form method="post" action="/ui/logout"><input type="hidden" name="csrf" value="${v.session.csrf}"><button type="submit" id="sign-out">Sign out</button></form></span>`
       : html`<span class="user"><a href="/ui/login">Sign in</a></span>`;
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · nora-ts</title><link rel="stylesheet" href="${STYLESHEET.path}"><script src="${SCRIPT.path}" defer></script></head>
+<title>${title} · nora-ts</title><link rel="icon" href="${ICON.path}" type="image/svg+xml"><link rel="stylesheet" href="${STYLESHEET.path}"><script src="${SCRIPT.path}" defer></script></head>
 <body><a class="skip" href="#main">Skip to content</a>
 <header><nav aria-label="Main"><a class="brand" href="/ui/">nora-ts</a>
 ${listed.map((f) => html`<a href="/ui/${f.name}/">${f.browse.label}</a> `)}
