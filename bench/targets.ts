@@ -71,5 +71,7 @@ export function checkTargets(rows: Row[], ceilingRps: number | null, settings: S
   add('cold start to first /health', '≤ 0.5 s', nora(rows, '7', 'ms'), (v) => `${fmt(v / 1000, 3)} s`, (v) => v <= 500);
   add('TLS: manifest GET', 'within 15 % of plain HTTP', nora(rows, '9', 'rps_kept'), (v) => `${fmt(v, 0)} % of http's req/s`, (v) => v >= 85);
   add('TLS: 10 MiB blob pull', 'within 15 % of plain HTTP', nora(rows, '9', 'mbps_kept'), (v) => `${fmt(v, 0)} % of http's MB/s`, (v) => v >= 85);
+  add('web UI page, 10,000 tags', '< 100 ms', nora(rows, '10', 'worst_p50'), (v) => `${fmt(v, 1)} ms (slowest page's median)`, (v) => v < 100);
+  add('web UI page size, 10,000 tags', '< 100 KB', nora(rows, '10', 'kb'), (v) => `${fmt(v, 1)} KB (largest page)`, (v) => v < 100);
   return checks;
 }

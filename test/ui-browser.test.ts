@@ -130,6 +130,9 @@ t.test('the web UI in Chromium', { skip: (await haveChromium()) ? false : 'chrom
     t.match(await page.textContent('main'), /npm[\s\S]*nora-hello[\s\S]*PyPI[\s\S]*No projects match/);
     await page.goto(ui('search?q=app'));
     t.match(await page.textContent('main'), /Docker[\s\S]*team\/app/, 'signed in, Docker repositories are searched too');
+    await page.goto(ui(''));
+    t.match(await page.textContent('.grid'), /Docker\s*1\s*repositories\s*npm\s*1\s*packages/, 'signed in, every format is counted');
+    await shot(page, 'dashboard');
   });
 
   await t.test('tokens: create with the keyboard, use with curl, revoke', async (t) => {
@@ -218,6 +221,6 @@ t.test('gated: every page waits for a sign-in', { skip: (await haveChromium()) ?
   t.equal(page.url(), `${r.url}/ui/search?q=x`, 'back to the page asked for');
   await page.goto(`${r.url}/ui/`);
   t.equal(await page.locator('nav a[href="/ui/docker/"]').count(), 1, 'signed in, every format is listed');
-  await shot(page, 'dashboard');
+  await shot(page, 'dashboard-gated');
   t.same(b.problems, [], 'no console errors, failed requests or unexpected error answers');
 });

@@ -7,6 +7,7 @@ import { bigPush, parallelPush } from './push.js';
 import { startup } from './startup.js';
 import { npmPackument, npmTarball } from './npm-reads.js';
 import { tlsReads } from './tls.js';
+import { uiPages } from './ui-pages.js';
 
 export const SCENARIOS: Scenario[] = [
   manifestAuth,
@@ -21,4 +22,5 @@ export const SCENARIOS: Scenario[] = [
   npmPackument,
   npmTarball,
   tlsReads,
+  uiPages,
 ];

@@ -1,0 +1,129 @@
+// The web UI's pages over real content, without a browser: an index lists its
+// per-platform manifests, a referrer shows on its subject, tags page 50 at a
+// time, repository filters, HEAD, error pages, the assets' caching, the root
+// for browsers and for everyone else; sessions stored as hashes and ended by
+// their expiry.
+import t from 'tap';
+import { createHash } from 'node:crypto';
+import { startRegistry } from './helpers/registry.js';
+import { startAuthRegistry, USERS } from './helpers/auth.js';
+import { OCI_MANIFEST, pushImage, pushIndex, putManifest } from './helpers/oci-push.js';
+
+const get = async (url: string, headers: Record<string, string> = {}, method = 'GET') => {
+  const res = await fetch(url, { headers, method, redirect: 'manual' });
+  return { res, body: await res.text() };
+};
+
+t.test('Docker pages: platforms, referrers, tag pages, filters', async (t) => {
+  const r = await startRegistry();
+  t.teardown(() => r.close());
+  const amd = await pushImage(r, 'team/app', 'amd');
+  const arm = await pushImage(r, 'team/app', 'arm');
+  const index = await pushIndex(r, 'team/app', 'multi', [amd, arm]);
+  const sbom = await pushImage(r, 'team/app', 'sbom', { extra: { artifactType: 'application/spdx+json', subject: { mediaType: OCI_MANIFEST, digest: amd.digest, size: amd.size } } });
+  for (let i = 0; i < 60; i++) t.equal((await putManifest(r, 'team/app', `t${String(i).padStart(2, '0')}`, amd.bytes, OCI_MANIFEST)).status, 201);
+  await pushImage(r, 'other/thing', 'v1');
+
+  const multi = await get(`${r.url}/ui/docker/team/app?ref=multi`);
+  t.equal(multi.res.status, 200);
+  t.match(multi.body, /<caption>Platforms<\/caption>/);
+  for (const [child, platform] of [[amd, 'linux/amd64'], [arm, 'linux/arm64']] as const) {
+    t.match(multi.body, `<td>${platform}</td><td><a href="/ui/docker/team/app?ref=${encodeURIComponent(child.digest)}">`, `${platform} links to its manifest`);
+  }
+  t.match(multi.body, `docker pull 127.0.0.1:${r.port}/team/app:multi`);
+  t.match(multi.body, index.digest);
+
+  const byDigest = await get(`${r.url}/ui/docker/team/app?ref=${amd.digest}`);
+  t.match(byDigest.body, /Referrers[\s\S]*application\/spdx\+json/, 'the SBOM shows among the referrers of its subject');
+  t.match(byDigest.body, `docker pull 127.0.0.1:${r.port}/team/app@${amd.digest}`);
+  t.match(byDigest.body, `?ref=${encodeURIComponent(sbom.digest)}`);
+
+  const first = await get(`${r.url}/ui/docker/team/app`);
+  t.equal((first.body.match(/<tr><td><a href="\/ui\/docker\/team\/app\?ref=/g) ?? []).length, 50, '50 tags on a page');
+  const next = /<a href="([^"]+)" rel="next">/.exec(first.body)?.[1]?.replaceAll('&amp;', '&');
+  t.ok(next, 'a next page');
+  const second = await get(`${r.url}${next}`);
+  t.equal((second.body.match(/<tr><td><a href="\/ui\/docker\/team\/app\?ref=/g) ?? []).length, 64 - 50, 'the rest on the next page');
+  t.notMatch(second.body, /rel="next"/, 'and no further page');
+  t.ok(Buffer.byteLength(first.body) < 100 * 1024, 'under 100 KB');
+
+  const filtered = await get(`${r.url}/ui/docker/?q=other`);
+  t.match(filtered.body, 'href="/ui/docker/other/thing"');
+  t.notMatch(filtered.body, 'href="/ui/docker/team/app"', 'the filter leaves other repositories out');
+
+  const dash = await get(`${r.url}/ui/`);
+  t.match(dash.body, /Recent pushes and publishes[\s\S]*other\/thing<\/a> v1/, 'the last push first');
+  t.match(dash.body, /Docker<\/a><div class="n">2<\/div>/, 'two repositories');
+
+  const head = await fetch(`${r.url}/ui/docker/team/app`, { method: 'HEAD' });
+  t.equal(head.status, 200);
+  t.equal((await head.arrayBuffer()).byteLength, 0, 'HEAD has no body');
+});
+
+t.test('root, errors, assets', async (t) => {
+  const r = await startRegistry();
+  t.teardown(() => r.close());
+  const browser = await get(`${r.url}/`, { accept: 'text/html,*/*;q=0.8' });
+  t.same([browser.res.status, browser.res.headers.get('location')], [303, '/ui/']);
+  const curl = await get(`${r.url}/`, { accept: '*/*' });
+  t.equal(curl.res.status, 404, 'a non-browser at the root still gets the plain 404');
+  t.same(JSON.parse(curl.body), { error: 'not found', code: 'NOT_FOUND' });
+
+  for (const [path, status] of [['/ui/docker/team/none', 404], ['/ui/nothing/x', 404], ['/ui/docker/%zz', 400], ['/ui/npm/-bad-', 404]] as const) {
+    const { res, body } = await get(`${r.url}${path}`);
+    t.equal(res.status, status, path);
+    t.match(res.headers.get('content-type'), /^text\/html/, `${path}: an HTML error page`);
+    t.match(body, /role="alert"/);
+  }
+  const post = await fetch(`${r.url}/ui/`, { method: 'POST' });
+  t.same([post.status, post.headers.get('allow')], [405, 'GET, HEAD']);
+
+  const page = (await get(`${r.url}/ui/`)).body;
+  const css = /href="(\/ui\/assets\/ui\.[0-9a-f]+\.css)"/.exec(page)![1]!;
+  const js = /src="(\/ui\/assets\/ui\.[0-9a-f]+\.js)"/.exec(page)![1]!;
+  for (const asset of [css, js]) {
+    const a = await fetch(r.url + asset);
+    t.equal(a.status, 200);
+    t.match(a.headers.get('cache-control'), /immutable/);
+    const again = await fetch(r.url + asset, { headers: { 'if-none-match': a.headers.get('etag')! } });
+    t.equal(again.status, 304, `${asset} revalidates`);
+  }
+  t.notMatch(page, /<script>|<style|style=/, 'no inline script or style');
+});
+
+t.test('sessions are stored as hashes and end at their expiry', async (t) => {
+  const r = await startAuthRegistry();
+  t.teardown(() => r.close());
+  const form = await fetch(`${r.url}/ui/login`);
+  const loginCookie = form.headers.get('set-cookie')!.split(';')[0]!;
+  const csrf = /name="csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+  const signed = await fetch(`${r.url}/ui/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: loginCookie, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ csrf, username: 'alice', password: USERS.alice }).toString(),
+  });
+  const cookie = signed.headers.get('set-cookie')!;
+  t.match(cookie, /^nora_session=[A-Za-z0-9_-]{43}; Path=\/ui; Max-Age=43200; HttpOnly; SameSite=Strict$/, 'HttpOnly, SameSite=Strict, 12 hours; not Secure over plain http');
+  const id = cookie.split(';')[0]!.split('=')[1]!;
+  const storage = r.registry.ctx.storage;
+  const key = `ui/sessions/${createHash('sha256').update(id).digest('hex')}`;
+  const stored = await storage.get(key);
+  t.ok(stored, 'stored under the hash of the id');
+  t.notOk(stored!.data.toString().includes(id), 'the id itself is not stored');
+  t.equal((await get(`${r.url}/ui/tokens`, { cookie: `nora_session=${id}` })).res.status, 200, 'the session works');
+
+  const s = JSON.parse(stored!.data.toString());
+  await storage.put(key, JSON.stringify({ ...s, expires: Date.now() - 1000 }));
+  const expired = await get(`${r.url}/ui/tokens`, { cookie: `nora_session=${id}` });
+  t.match([expired.res.status, expired.res.headers.get('location')], [303, /^\/ui\/login/], 'an expired session is no session');
+  t.equal(await storage.get(key), null, 'and is removed');
+});
+
+t.test('Secure cookies when the link base is https', async (t) => {
+  const r = await startAuthRegistry();
+  t.teardown(() => r.close());
+  // The default trusted_proxies include 127.0.0.1: a proxy's X-Forwarded-Proto says https.
+  const form = await fetch(`${r.url}/ui/login`, { headers: { 'x-forwarded-proto': 'https' } });
+  t.match(form.headers.get('set-cookie'), /; Secure$/);
+});
