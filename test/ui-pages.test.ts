@@ -5,7 +5,10 @@
 // their expiry.
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { startRegistry } from './helpers/registry.js';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startRegistry, tempDir } from './helpers/registry.js';
+import { twine, writeWheel } from './helpers/pypi-tools.js';
 import { startAuthRegistry, USERS } from './helpers/auth.js';
 import { OCI_MANIFEST, pushImage, pushIndex, putManifest } from './helpers/oci-push.js';
 
@@ -91,19 +94,25 @@ t.test('root, errors, assets', async (t) => {
   t.notMatch(page, /<script>|<style|style=/, 'no inline script or style');
 });
 
-t.test('sessions are stored as hashes and end at their expiry', async (t) => {
-  const r = await startAuthRegistry();
-  t.teardown(() => r.close());
-  const form = await fetch(`${r.url}/ui/login`);
+/** Signs in through the form (its cookie and CSRF field); returns the session cookie as sent and as set. */
+async function uiSignIn(url: string, user: string, pw: string): Promise<{ cookie: string; setCookie: string }> {
+  const form = await fetch(`${url}/ui/login`);
   const loginCookie = form.headers.get('set-cookie')!.split(';')[0]!;
   const csrf = /name="csrf" value="([^"]+)"/.exec(await form.text())![1]!;
-  const signed = await fetch(`${r.url}/ui/login`, {
+  const signed = await fetch(`${url}/ui/login`, {
     method: 'POST',
     redirect: 'manual',
     headers: { cookie: loginCookie, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ csrf, username: 'alice', password: USERS.alice }).toString(),
+    body: new URLSearchParams({ csrf, username: user, password: pw }).toString(),
   });
-  const cookie = signed.headers.get('set-cookie')!;
+  const setCookie = signed.headers.get('set-cookie')!;
+  return { cookie: setCookie.split(';')[0]!, setCookie };
+}
+
+t.test('sessions are stored as hashes and end at their expiry', async (t) => {
+  const r = await startAuthRegistry();
+  t.teardown(() => r.close());
+  const cookie = (await uiSignIn(r.url, 'alice', USERS.alice)).setCookie;
   t.match(cookie, /^nora_session=[A-Za-z0-9_-]{43}; Path=\/ui; Max-Age=43200; HttpOnly; SameSite=Strict$/, 'HttpOnly, SameSite=Strict, 12 hours; not Secure over plain http');
   const id = cookie.split(';')[0]!.split('=')[1]!;
   const storage = r.registry.ctx.storage;
@@ -126,4 +135,55 @@ t.test('Secure cookies when the link base is https', async (t) => {
   // The default trusted_proxies include 127.0.0.1: a proxy's X-Forwarded-Proto says https.
   const form = await fetch(`${r.url}/ui/login`, { headers: { 'x-forwarded-proto': 'https' } });
   t.match(form.headers.get('set-cookie'), /; Secure$/);
+});
+
+t.test('PyPI project page after a twine upload', async (t) => {
+  const r = await startRegistry();
+  const dir = await tempDir('nora-ui-pypi-');
+  t.teardown(async () => {
+    await r.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const wheel = join(dir, 'demo_pkg-1.0-py3-none-any.whl');
+  await writeWheel(wheel, 'demo_pkg', '1.0', 'Demo-Pkg');
+  const up = await twine(['--repository-url', `${r.url}/pypi/`, '-u', 'x', '-p', 'x', wheel]);
+  t.equal(up.code, 0, `twine upload: ${up.stderr}`);
+  const list = await get(`${r.url}/ui/pypi/`);
+  t.match(list.body, 'href="/ui/pypi/demo-pkg"');
+  const page = await get(`${r.url}/ui/pypi/Demo_Pkg`);
+  t.equal(page.res.status, 200, 'any spelling of the name finds the project');
+  t.match(page.body, `pip install --index-url ${r.url}/simple/ Demo-Pkg`);
+  t.match(page.body, /<td>1\.0<\/td><td><a href="\/simple\/demo-pkg\/demo_pkg-1\.0-py3-none-any\.whl">/, 'the file, linked for download');
+  t.match(page.body, /<pre>long description/, 'the description from the wheel metadata, as plain text (no Markdown content type)');
+  t.match((await get(`${r.url}/ui/search?q=demo`)).body, /PyPI[\s\S]*demo-pkg/);
+});
+
+t.test('tokens from the UI: never a role above the user', async (t) => {
+  const r = await startAuthRegistry();
+  t.teardown(() => r.close());
+  for (const [user, adminAllowed] of [['alice', false], ['admin', true]] as const) {
+    const { cookie } = await uiSignIn(r.url, user, USERS[user]);
+    const page = (await get(`${r.url}/ui/tokens`, { cookie })).body;
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+    const res = await fetch(`${r.url}/ui/tokens`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf, role: 'admin', ttl_days: '1', description: 'forged' }).toString(),
+    });
+    const body = await res.text();
+    if (adminAllowed) {
+      t.equal(res.status, 201, 'an admin_users member mints an admin token');
+      t.match(body, /id="token" readonly value="nra_[0-9a-f]{32}"/);
+    } else {
+      t.equal(res.status, 403, `${user} may not mint an admin token, even with a hand-made form`);
+      t.match(body, /admin role is not permitted/);
+    }
+    const bad = await fetch(`${r.url}/ui/tokens`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf, role: 'read', ttl_days: '99999' }).toString(),
+    });
+    t.equal(bad.status, 422, 'a ttl out of range is refused with the API message');
+    t.match(await bad.text(), /ttl_days: must be a whole number of days from 1 to 3650/);
+  }
 });
