@@ -9,7 +9,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startRegistry, tempDir } from './helpers/registry.js';
 import { twine, writeWheel } from './helpers/pypi-tools.js';
-import { startAuthRegistry, USERS } from './helpers/auth.js';
+import { deleteUser, setUser, startAuthRegistry, USERS } from './helpers/auth.js';
 import { OCI_MANIFEST, pushImage, pushIndex, putManifest } from './helpers/oci-push.js';
 
 const get = async (url: string, headers: Record<string, string> = {}, method = 'GET') => {
@@ -186,4 +186,19 @@ t.test('tokens from the UI: never a role above the user', async (t) => {
     t.equal(bad.status, 422, 'a ttl out of range is refused with the API message');
     t.match(await bad.text(), /ttl_days: must be a whole number of days from 1 to 3650/);
   }
+});
+
+t.test('a new password or a removed user ends the sessions', async (t) => {
+  const r = await startAuthRegistry();
+  t.teardown(() => r.close());
+  const alice = (await uiSignIn(r.url, 'alice', USERS.alice)).cookie;
+  const bob = (await uiSignIn(r.url, 'bob', USERS.bob)).cookie;
+  const status = async (cookie: string) => (await get(`${r.url}/ui/tokens`, { cookie })).res.status;
+  t.same([await status(alice), await status(bob)], [200, 200]);
+  await setUser(r.htpasswd, 'alice', 'new-pw');
+  await deleteUser(r.htpasswd, 'bob');
+  const until = Date.now() + 10_000;
+  while (Date.now() < until && ((await status(alice)) === 200 || (await status(bob)) === 200)) await new Promise((ok) => setTimeout(ok, 100));
+  t.same([await status(alice), await status(bob)], [303, 303], 'both are sent to sign in again once the file is reloaded');
+  t.equal((await uiSignIn(r.url, 'alice', 'new-pw')).cookie.startsWith('nora_session='), true, 'the new password signs in');
 });

@@ -287,6 +287,17 @@ export class Authenticator {
     return { fail: 'invalid', message: MESSAGES[reason] };
   }
 
+  /**
+   * A digest of the user's current htpasswd entry, null when there is none:
+   * a sign-in session remembers it, and ends when a password change or a
+   * removal changes it (as the cache drops its entries).
+   */
+  passwordStamp(user: string): string | null {
+    const h = this.htpasswd.get(user);
+    // Unsalted, so every replica and restart computes the same stamp for a stored session.
+    return h === undefined ? null : hash('sha256', h, 'base64url');
+  }
+
   /** After an htpasswd reload: drop entries of changed or removed users, and tokens of removed owners. */
   usersChanged(changed: Set<string>): void {
     void this.dummyHash().catch(() => {});

@@ -43,6 +43,11 @@ export class TokenService {
     private readonly log: Logger = processLog,
   ) {}
 
+  /** The user's htpasswd entry as a digest, null once removed: changes when the password does. */
+  passwordStamp(user: string): string | null {
+    return this.auth.passwordStamp(user);
+  }
+
   /** Checks body credentials: the htpasswd password only, never an API token. */
   async login(username: string, password: string, ip: string): Promise<Caller> {
     const cred = { kind: 'password' as const, user: username, secret: password };

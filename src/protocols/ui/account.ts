@@ -66,7 +66,9 @@ export function createAccount(ui: Ui) {
       const message = e.status === 429 ? e.message : 'Invalid username or password.';
       return loginPage(req, reply, viewer, e.status, message, existing!, next, false);
     }
-    const { id } = await ui.sessions.create(caller.user, caller.admin);
+    const stamp = svc.passwordStamp(caller.user);
+    if (stamp === null) throw new HttpError('UNAUTHORIZED', 'invalid credentials'); // removed meanwhile
+    const { id } = await ui.sessions.create(caller.user, caller.admin, stamp);
     req.identity = { user: caller.user, role: 'write', via: 'htpasswd' };
     redirect(reply, next, setCookie(SESSION_COOKIE, id, SESSION_TTL_MS / 1000, ui.secure(req)));
   }

@@ -2,8 +2,10 @@
 // replica sees them and they work on any driver): one small object per
 // session at ui/sessions/<sha256 of the session id>. The id itself lives only
 // in the visitor's cookie; storage holds its hash, the user, the CSRF token
-// of its forms and its expiry. Expired sessions read as absent and are
-// removed when read, or by a sweep at most once an hour after a sign-in.
+// of its forms, a digest of the user's htpasswd entry and its expiry.
+// Expired sessions, and those of users whose password changed or who were
+// removed, read as absent and are removed when read; expired ones also by a
+// sweep at most once an hour after a sign-in.
 import { createHash, randomBytes } from 'node:crypto';
 import type { StorageDriver } from '../../main/storage/driver.js';
 import type { Logger } from '../../main/log.js';
@@ -20,6 +22,8 @@ export interface Session {
   admin: boolean;
   /** the token every form of this session carries */
   csrf: string;
+  /** the user's htpasswd entry at sign-in (TokenService.passwordStamp): a new password or a removal ends the session */
+  stamp: string;
   /** ms since the epoch */
   expires: number;
 }
@@ -36,9 +40,9 @@ export class Sessions {
     private readonly log: Logger,
   ) {}
 
-  async create(user: string, admin: boolean): Promise<{ id: string; session: Session }> {
+  async create(user: string, admin: boolean, stamp: string): Promise<{ id: string; session: Session }> {
     const id = randomSecret();
-    const session: Session = { user, admin, csrf: randomSecret(), expires: Date.now() + SESSION_TTL_MS };
+    const session: Session = { user, admin, csrf: randomSecret(), stamp, expires: Date.now() + SESSION_TTL_MS };
     await this.storage.put(keyOf(id), JSON.stringify(session), { ifAbsent: true });
     if (Date.now() - this.lastSweep > SWEEP_EVERY_MS) {
       this.lastSweep = Date.now();
@@ -47,14 +51,14 @@ export class Sessions {
     return { id, session };
   }
 
-  /** The live session a cookie names, or null. */
-  async get(id: string | undefined): Promise<Session | null> {
+  /** The live session a cookie names, or null; `current` says whether its user's password is still the one signed in with. */
+  async get(id: string | undefined, current: (s: Session) => boolean): Promise<Session | null> {
     if (id === undefined || !ID.test(id)) return null;
     const key = keyOf(id);
     const got = await this.storage.get(key);
     if (!got) return null;
     const s = parse(got.data);
-    if (s !== null && s.expires > Date.now()) return s;
+    if (s !== null && s.expires > Date.now() && current(s)) return s;
     await this.storage.delete(key, { ifMatch: got.version });
     return null;
   }
@@ -82,7 +86,7 @@ export class Sessions {
 function parse(data: Buffer): Session | null {
   try {
     const s = JSON.parse(data.toString('utf8')) as Session;
-    return typeof s.user === 'string' && typeof s.csrf === 'string' && typeof s.expires === 'number' ? s : null;
+    return typeof s.user === 'string' && typeof s.csrf === 'string' && typeof s.stamp === 'string' && typeof s.expires === 'number' ? s : null;
   } catch {
     return null;
   }

@@ -27,7 +27,8 @@ const OPEN: Identity = Object.freeze({ user: 'anonymous', role: 'admin', via: 'a
 export async function viewerOf(ctx: Context, sessions: Sessions, req: Req): Promise<Viewer> {
   if (!ctx.gate.enabled) return { identity: OPEN, session: null, may: () => true };
   const id = cookie(req, SESSION_COOKIE);
-  const s = await sessions.get(id);
+  const tokens = ctx.gate.tokens;
+  const s = await sessions.get(id, (x) => tokens?.passwordStamp(x.user) === x.stamp);
   if (s === null) {
     return { identity: ANONYMOUS, session: null, may: (format, path) => anonymousAllowed(ctx.config.auth, 'read', format, path) };
   }
