@@ -40,7 +40,12 @@ export function pypiBrowse(store: PypiStore, content: PypiContent): Browse {
     noun: 'projects',
     apiPath: (name) => (name === undefined ? '/simple/' : `/simple/${name}/`),
     async list({ after, limit, filter }) {
-      const f = filter ? normalize(filter) : '';
+      if (!filter) {
+        // One page of the listing, not all of it.
+        const page = await store.projectPage(after, limit);
+        return { entries: page.names.map((name) => ({ name })), more: page.next !== undefined };
+      }
+      const f = normalize(filter);
       const names = (await store.projects()).filter((n) => (after === undefined || n > after) && n.includes(f));
       return { entries: names.slice(0, limit).map((name) => ({ name })), more: names.length > limit };
     },

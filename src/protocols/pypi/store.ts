@@ -69,15 +69,25 @@ export class PypiStore {
     return result;
   }
 
+  /**
+   * Normalised project names after `after`, in byte order, from `limit`
+   * directory entries (fewer names when stray entries are skipped); `next`
+   * continues the listing when more follow.
+   */
+  async projectPage(after: string | undefined, limit: number): Promise<{ names: string[]; next?: string }> {
+    const page = await this.ctx.storage.list('pypi', { prefixesOnly: true, after, limit });
+    return { names: page.names.filter(isNormalized), ...(page.more ? { next: page.names[page.names.length - 1] } : {}) };
+  }
+
   /** Normalised names of every hosted project. */
   async projects(): Promise<string[]> {
     const out: string[] = [];
     let after: string | undefined;
-    for (;;) {
-      const page = await this.ctx.storage.list('pypi', { prefixesOnly: true, after, limit: 1000 });
-      out.push(...page.names.filter(isNormalized));
-      if (!page.more) return out;
-      after = page.names[page.names.length - 1];
-    }
+    do {
+      const page = await this.projectPage(after, 1000);
+      out.push(...page.names);
+      after = page.next;
+    } while (after !== undefined);
+    return out;
   }
 }

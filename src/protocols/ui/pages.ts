@@ -16,38 +16,50 @@ const PER_PAGE = 50;
 const SEARCH_PER_FORMAT = 20;
 const RECENT_SHOWN = 10;
 const MAX_FILTER = 200;
+const COUNT_TTL_MS = 30_000;
+/** a walk of every blob: rarely */
+const STORAGE_TTL_MS = 5 * 60_000;
+/** the probe writes an object: not once per view */
+const PROBE_TTL_MS = 10_000;
 
 export function createPages(ui: Ui, traffic: Traffic) {
   const { ctx } = ui;
   const counts = new Map<string, Cached<number>>();
   const countOf = (f: Format) => {
     let c = counts.get(f.name);
-    if (!c) counts.set(f.name, (c = new Cached(() => f.browse.count())));
+    if (!c) counts.set(f.name, (c = new Cached(() => f.browse.count(), COUNT_TTL_MS, ctx.log, `${f.name} count`)));
     return c.get();
   };
-  const stored = new Cached(async () => {
-    let bytes = 0;
-    let blobs = 0;
-    for await (const o of ctx.storage.walk('blobs')) {
-      bytes += o.size;
-      blobs++;
-    }
-    return { bytes, blobs };
-  });
+  const stored = new Cached(
+    async () => {
+      let bytes = 0;
+      let blobs = 0;
+      for await (const o of ctx.storage.walk('blobs')) {
+        bytes += o.size;
+        blobs++;
+      }
+      return { bytes, blobs };
+    },
+    STORAGE_TTL_MS,
+    ctx.log,
+    'storage used',
+  );
+  const probe = new Cached(() => ctx.storage.probe(), PROBE_TTL_MS, ctx.log, 'storage probe');
+  const counting = html`<span class="muted">counting…</span>`;
 
   const listable = (v: Viewer) => ui.formats().filter((f) => v.may(f.name, f.browse.apiPath()));
 
   async function dashboard(req: Req, reply: Reply, v: Viewer): Promise<void> {
     const formats = listable(v);
-    const [nums, used, healthy] = await Promise.all([Promise.all(formats.map(countOf)), stored.get(), ctx.storage.probe()]);
+    const [nums, used, healthy] = await Promise.all([Promise.all(formats.map(countOf)), stored.get(), probe.get(1000)]);
     const recent = formats
       .flatMap((f) => f.browse.recent().map((a) => ({ ...a, f })))
       .sort((a, b) => b.at - a.at)
       .slice(0, RECENT_SHOWN);
     const body = html`<section aria-labelledby="formats-h"><h2 id="formats-h">Formats</h2><div class="grid">
-${formats.map((f, i) => html`<div class="card"><a href="/ui/${f.name}/">${f.browse.label}</a><div class="n">${nums[i]!}</div><div class="muted">${f.browse.noun}</div></div>`)}
-<div class="card">Storage used<div class="n">${formatBytes(used.bytes)}</div><div class="muted">${used.blobs} blobs, ${ctx.storage.name} driver</div></div>
-<div class="card">Health<div class="n">${healthy ? 'healthy' : 'degraded'}</div><div class="muted">version ${ctx.version}, auth ${ctx.config.auth.enabled ? 'on' : 'off'}</div></div>
+${formats.map((f, i) => html`<div class="card"><a href="/ui/${f.name}/">${f.browse.label}</a><div class="n">${nums[i] ?? counting}</div><div class="muted">${f.browse.noun}</div></div>`)}
+<div class="card">Storage used<div class="n">${used ? formatBytes(used.bytes) : counting}</div><div class="muted">${used ? `${used.blobs} blobs, ` : ''}${ctx.storage.name} driver</div></div>
+<div class="card">Health<div class="n">${healthy === true ? 'healthy' : 'degraded'}</div><div class="muted">version ${ctx.version}, auth ${ctx.config.auth.enabled ? 'on' : 'off'}</div></div>
 </div></section>
 <section aria-labelledby="recent-h"><h2 id="recent-h">Recent pushes and publishes</h2>
 ${recent.length
@@ -62,7 +74,7 @@ ${recent.length
     const after = req.query.get('after') ?? undefined;
     const { entries, more } = await f.browse.list({ after, limit: PER_PAGE, filter });
     const rows = entries.map((e) => [{ text: e.name, href: uiHref(f.name, e.name) }, e.note ?? '']);
-    const t = { caption: `${f.browse.label} ${f.browse.noun}${filter ? ` containing “${filter}”` : ''}`, columns: ['Name', ''], rows, ...(more ? { next: { after: entries[entries.length - 1]!.name } } : {}) };
+    const t = { caption: `${f.browse.label} ${f.browse.noun}${filter ? ` containing “${filter}”` : ''}`, columns: ['Name', ''], rows, ...(more && entries.length ? { next: { after: entries[entries.length - 1]!.name } } : {}) };
     const body = html`<form role="search" method="get" action="/ui/${f.name}/"><label for="filter">Filter ${f.browse.noun}</label>
 <input id="filter" name="q" value="${filter}"> <button type="submit">Filter</button></form>
 ${table(t, `/ui/${f.name}/`, req.query)}`;
