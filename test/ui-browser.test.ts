@@ -222,5 +222,11 @@ t.test('gated: every page waits for a sign-in', { skip: (await haveChromium()) ?
   await page.goto(`${r.url}/ui/`);
   t.equal(await page.locator('nav a[href="/ui/docker/"]').count(), 1, 'signed in, every format is listed');
   await shot(page, 'dashboard-gated');
+  const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  await page.emulateMedia({ colorScheme: 'dark' });
+  t.equal(await background(), 'rgb(13, 17, 23)', 'dark by the system preference');
+  await shot(page, 'dashboard-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
+  t.equal(await background(), 'rgb(255, 255, 255)', 'light by the system preference');
   t.same(b.problems, [], 'no console errors, failed requests or unexpected error answers');
 });

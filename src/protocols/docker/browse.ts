@@ -36,7 +36,12 @@ interface Parsed {
 }
 
 function parse(m: Manifest): Parsed {
-  const doc = JSON.parse(m.bytes.toString('utf8')) as { config?: Descriptor; layers?: Descriptor[]; manifests?: Descriptor[] };
+  let doc: { config?: Descriptor; layers?: Descriptor[]; manifests?: Descriptor[] };
+  try {
+    doc = JSON.parse(m.bytes.toString('utf8'));
+  } catch {
+    return { kind: 'image', layers: [], children: [] }; // checked when pushed; a page shows what it can
+  }
   if (Array.isArray(doc.manifests)) return { kind: 'index', layers: [], children: doc.manifests };
   return { kind: 'image', config: doc.config, layers: Array.isArray(doc.layers) ? doc.layers : [], children: [] };
 }

@@ -69,6 +69,7 @@ export function createAccount(ui: Ui) {
     const stamp = svc.passwordStamp(caller.user);
     if (stamp === null) throw new HttpError('UNAUTHORIZED', 'invalid credentials'); // removed meanwhile
     const { id } = await ui.sessions.create(caller.user, caller.admin, stamp);
+    ui.ctx.log.info('ui sign-in', { event: 'ui_login', user: caller.user, ip: req.clientIp });
     req.identity = { user: caller.user, role: 'write', via: 'htpasswd' };
     redirect(reply, next, setCookie(SESSION_COOKIE, id, SESSION_TTL_MS / 1000, ui.secure(req)));
   }
@@ -78,6 +79,7 @@ export function createAccount(ui: Ui) {
     const form = await readForm(req);
     checkCsrf(req, form, viewer.session?.csrf);
     await ui.sessions.end(viewer.session!.id);
+    ui.ctx.log.info('ui sign-out', { event: 'ui_logout', user: viewer.session!.user, ip: req.clientIp });
     redirect(reply, '/ui/login', setCookie(SESSION_COOKIE, '', 0, ui.secure(req)));
   }
 

@@ -74,7 +74,7 @@ ${recent.length
     const after = req.query.get('after') ?? undefined;
     const { entries, more } = await f.browse.list({ after, limit: PER_PAGE, filter });
     const rows = entries.map((e) => [{ text: e.name, href: uiHref(f.name, e.name) }, e.note ?? '']);
-    const t = { caption: `${f.browse.label} ${f.browse.noun}${filter ? ` containing “${filter}”` : ''}`, columns: ['Name', ''], rows, ...(more && entries.length ? { next: { after: entries[entries.length - 1]!.name } } : {}) };
+    const t = { caption: `${f.browse.label} ${f.browse.noun}${filter ? ` containing “${filter}”` : ''}`, columns: ['Name', 'About'], rows, ...(more && entries.length ? { next: { after: entries[entries.length - 1]!.name } } : {}) };
     const body = html`<form role="search" method="get" action="/ui/${f.name}/"><label for="filter">Filter ${f.browse.noun}</label>
 <input id="filter" name="q" value="${filter}"> <button type="submit">Filter</button></form>
 ${table(t, `/ui/${f.name}/`, req.query)}`;
