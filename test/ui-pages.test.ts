@@ -78,6 +78,8 @@ t.test('root, errors, assets', async (t) => {
     t.match(res.headers.get('content-type'), /^text\/html/, `${path}: an HTML error page`);
     t.match(body, /role="alert"/);
   }
+  const bare = await get(`${r.url}/ui/docker`);
+  t.same([bare.res.status, bare.res.headers.get('location')], [303, '/ui/docker/'], 'a format without its slash');
   const post = await fetch(`${r.url}/ui/`, { method: 'POST' });
   t.same([post.status, post.headers.get('allow')], [405, 'GET, HEAD']);
 

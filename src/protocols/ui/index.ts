@@ -84,7 +84,8 @@ export function uiProtocol(ctx: Context, protocols: readonly Protocol[]): Protoc
     if (head === '' && segs.length === 1) return pages.listable(v).length ? pages.dashboard(req, reply, v) : deny(req, reply, v);
     if (head === 'search' && segs.length === 1) return pages.listable(v).length ? pages.search(req, reply, v) : deny(req, reply, v);
     const f = ui.formats().find((x) => x.name === head);
-    if (!f || segs.length < 2) throw new HttpError('NOT_FOUND', 'no such page');
+    if (!f) throw new HttpError('NOT_FOUND', 'no such page');
+    if (segs.length === 1) return redirect(reply, `/ui/${f.name}/`);
     const name = segs.slice(1).join('/');
     if (name === '') return v.may(f.name, f.browse.apiPath()) ? pages.list(req, reply, v, f) : deny(req, reply, v);
     return v.may(f.name, f.browse.apiPath(name)) ? pages.entry(req, reply, v, f, name) : deny(req, reply, v);
