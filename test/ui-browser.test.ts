@@ -86,6 +86,8 @@ t.test('the web UI in Chromium', { skip: (await haveChromium()) ? false : 'chrom
     t.equal(page.url(), ui('npm/nora-hello'));
     t.match(await page.textContent('main'), /A <b>friendly<\/b> greeter/, 'the description is shown as text');
     t.equal(await page.locator('.readme strong').textContent(), 'hello', 'the readme is rendered');
+    t.equal(await page.locator('.readme h3').textContent(), 'nora-hello', "its heading below the page's own");
+    t.equal(await page.locator('h1').count(), 1, 'one h1 per page');
     t.equal(await page.locator('.readme script, main b').count(), 0, 'raw HTML in the readme and description stays text');
     t.equal(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined);
     t.same(await page.locator('.readme a').evaluateAll((as) => as.map((a) => a.getAttribute('href'))), ['https://example.com/'], 'a javascript: link is not a link');
