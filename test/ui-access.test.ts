@@ -14,6 +14,7 @@ import { gzipSync } from 'node:zlib';
 import { basic, startAuthRegistry, USERS, type AuthRegistry } from './helpers/auth.js';
 import { startRegistry, type Running } from './helpers/registry.js';
 import { pushImage } from './helpers/oci-push.js';
+import { uiSignIn } from './helpers/ui-session.js';
 
 type Setting = 'off' | 'gated' | 'anonymous_read' | 'docker_anon_pull';
 type Who = 'anonymous' | 'bad-cookie' | 'alice' | 'admin';
@@ -82,23 +83,6 @@ function expected(route: Route, s: Setting, who: Who): Outcome {
   }
 }
 
-const text = (html: string, re: RegExp) => re.exec(html)?.[1];
-
-/** Signs in through the form: GET sets the form's cookie and CSRF field, POST sends them back. */
-async function signIn(url: string, user: string, pw: string): Promise<{ status: number; cookie?: string }> {
-  const form = await fetch(`${url}/ui/login`);
-  const loginCookie = form.headers.get('set-cookie')!.split(';')[0]!;
-  const csrf = text(await form.text(), /name="csrf" value="([^"]+)"/)!;
-  const res = await fetch(`${url}/ui/login`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { cookie: loginCookie, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ csrf, username: user, password: pw, next: '/ui/' }).toString(),
-  });
-  await res.arrayBuffer();
-  return { status: res.status, cookie: res.headers.get('set-cookie')?.split(';')[0] };
-}
-
 async function seed(r: Running, auth?: string): Promise<void> {
   // The push helpers send no credentials: add them for the seeding only.
   const plain = globalThis.fetch;
@@ -136,7 +120,7 @@ t.test('UI routes × visitors × settings', async (t) => {
     const cookies: Partial<Record<Who, string>> = { 'bad-cookie': `nora_session=${'A'.repeat(43)}` };
     if (s !== 'off') {
       for (const who of ['alice', 'admin'] as const) {
-        const got = await signIn(r.url, who, USERS[who]);
+        const got = await uiSignIn(r.url, who, USERS[who]);
         t.equal(got.status, 303, `${s}: ${who} signs in`);
         cookies[who] = got.cookie!;
         secrets.push(got.cookie!.split('=')[1]!);
@@ -174,10 +158,10 @@ t.test('UI routes × visitors × settings', async (t) => {
 t.test('sign-in: bad passwords, API tokens as passwords, the lockout', async (t) => {
   const r = await startAuthRegistry();
   t.teardown(() => r.close());
-  t.equal((await signIn(r.url, 'alice', 'nope')).status, 401, 'a wrong password');
-  t.equal((await signIn(r.url, 'alice', `nra_${'0'.repeat(32)}`)).status, 401, 'an API token is not a password here');
-  for (let i = 0; i < 4; i++) await signIn(r.url, 'mallory', 'x');
-  const locked = await signIn(r.url, 'alice', USERS.alice);
+  t.equal((await uiSignIn(r.url, 'alice', 'nope')).status, 401, 'a wrong password');
+  t.equal((await uiSignIn(r.url, 'alice', `nra_${'0'.repeat(32)}`)).status, 401, 'an API token is not a password here');
+  for (let i = 0; i < 4; i++) await uiSignIn(r.url, 'mallory', 'x');
+  const locked = await uiSignIn(r.url, 'alice', USERS.alice);
   t.equal(locked.status, 429, 'after 5 failures from this address, even the right password waits (the same lockout as the APIs)');
   t.equal(locked.cookie, undefined, 'and no session');
 });
