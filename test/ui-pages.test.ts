@@ -5,11 +5,14 @@
 // their expiry.
 import t from 'tap';
 import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startRegistry, tempDir } from './helpers/registry.js';
 import { twine, writeWheel } from './helpers/pypi-tools.js';
 import { uiSignIn } from './helpers/ui-session.js';
+import { publish, publishBody, publishMeta } from './helpers/cargo-wire.js';
 import { deleteUser, setUser, startAuthRegistry, USERS } from './helpers/auth.js';
 import { OCI_MANIFEST, pushImage, pushIndex, putManifest } from './helpers/oci-push.js';
 
@@ -189,4 +192,42 @@ t.test('a new password or a removed user ends the sessions', async (t) => {
   while (Date.now() < until && ((await status(alice)) === 200 || (await status(bob)) === 200)) await new Promise((ok) => setTimeout(ok, 100));
   t.same([await status(alice), await status(bob)], [303, 303], 'both are sent to sign in again once the file is reloaded');
   t.match((await uiSignIn(r.url, 'alice', 'new-pw')).cookie, /^nora_session=/, 'the new password signs in');
+});
+
+t.test('Cargo and raw-file pages', async (t) => {
+  const r = await startRegistry();
+  t.teardown(() => r.close());
+  for (const v of ['0.1.0', '0.2.0']) {
+    const res = await publish(r.url, publishBody(publishMeta('demo-crate', v, { description: 'a <i>demo</i> crate' }), Buffer.from(`crate ${v}`)));
+    t.equal(res.status, 200, `cargo publish ${v}`);
+  }
+  const crate = await get(`${r.url}/ui/cargo/demo-crate`);
+  t.equal(crate.res.status, 200);
+  t.match(crate.body, /<dt>Latest<\/dt><dd>0\.2\.0<\/dd>/);
+  t.match(crate.body, 'a &lt;i&gt;demo&lt;/i&gt; crate', 'the description escaped');
+  t.match(crate.body, `export CARGO_REGISTRIES_NORA_INDEX=sparse+${r.url}/cargo/index/`);
+  t.match(crate.body, 'href="/cargo/api/v1/crates/demo-crate/0.1.0/download"');
+  t.match((await get(`${r.url}/ui/cargo/`)).body, 'href="/ui/cargo/demo_crate"', 'listed by canonical name');
+  t.match((await get(`${r.url}/ui/cargo/?q=Demo-Crate`)).body, 'href="/ui/cargo/demo_crate"', 'found by any spelling');
+
+  // curl uploads, as the README's raw recipe does.
+  const exec = promisify(execFile);
+  for (const p of ['releases/1.0/app.tar.gz', 'releases/1.0/notes.txt', 'top.txt']) {
+    await exec('curl', ['-fsS', '-T', '/dev/null', `${r.url}/raw/${p}`], { encoding: 'utf8' }).catch((e) => t.fail(`curl -T ${p}: ${e}`));
+  }
+  const root = await get(`${r.url}/ui/raw/`);
+  t.match(root.body, /href="\/ui\/raw\/releases">releases<\/a><\/td><td>directory/);
+  t.match(root.body, /href="\/ui\/raw\/top\.txt">top\.txt<\/a><\/td><td>0 B/);
+  const dir = await get(`${r.url}/ui/raw/releases/1.0`);
+  t.match(dir.body, 'href="/ui/raw/releases/1.0/notes.txt"');
+  const file = await get(`${r.url}/ui/raw/releases/1.0/app.tar.gz`);
+  t.match(file.body, `curl -fO ${r.url}/raw/releases/1.0/app.tar.gz`);
+  t.match(file.body, /<dt>SHA-256<\/dt><dd><code>e3b0c442/, 'the (empty) file');
+  t.equal((await get(`${r.url}/ui/raw/nothing/here`)).res.status, 404);
+  t.equal((await get(`${r.url}/ui/raw/a%5Cb`)).res.status, 400, 'the raw path rules apply (no backslash)');
+  const search = await get(`${r.url}/ui/search?q=notes`);
+  t.match(search.body, /Raw files[\s\S]*releases\/1\.0\/notes\.txt/, 'search finds a file by any part of its path');
+  const dash = await get(`${r.url}/ui/`);
+  t.match(dash.body, /Cargo<\/a><div class="n">1<\/div>[\s\S]*Raw files<\/a><div class="n">3<\/div>/, 'counted on the dashboard');
+  t.match(dash.body, /top\.txt<\/a> uploaded[\s\S]*demo-crate<\/a> 0\.2\.0/, 'among the recent uploads and publishes');
 });

@@ -11,6 +11,7 @@ import { CargoStore } from './store.js';
 import { createIndexFiles } from './index-file.js';
 import { createPublish } from './publish.js';
 import { createCratesApi } from './crates-api.js';
+import { cargoBrowse } from './browse.js';
 
 const INDEX = '/cargo/index/';
 const CRATES = '/cargo/api/v1/crates';
@@ -91,5 +92,6 @@ export function cargoProtocol(ctx: Context): Protocol {
     access: requirement,
     handle,
     error: renderCargoError,
+    ...(enabled ? { browse: cargoBrowse(store) } : {}),
   };
 }

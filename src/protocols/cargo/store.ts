@@ -62,6 +62,12 @@ function isState(v: unknown, k: string): v is CrateState {
 
 export class CargoStore {
   private readonly docs: JsonDocuments<CrateState>;
+  private readonly listeners: ((s: CrateState) => void)[] = [];
+
+  /** Called after a crate's document was written (the web UI's recent publishes). */
+  onChange(l: (s: CrateState) => void): void {
+    this.listeners.push(l);
+  }
 
   constructor(private readonly ctx: Context) {
     this.docs = new JsonDocuments(ctx.storage, ctx.log, 'cargo crate', isState);
@@ -72,8 +78,16 @@ export class CargoStore {
     return this.docs.read(key(name));
   }
 
-  update<T>(name: string, fn: (cur: CrateState | null) => Promise<{ state?: CrateState; result: T }> | { state?: CrateState; result: T }): Promise<T> {
-    return this.docs.update(key(name), fn);
+  async update<T>(name: string, fn: (cur: CrateState | null) => Promise<{ state?: CrateState; result: T }> | { state?: CrateState; result: T }): Promise<T> {
+    // fn may run again after a conflict: the state of its last run is what was written.
+    let written: CrateState | undefined;
+    const result = await this.docs.update(key(name), async (cur) => {
+      const r = await fn(cur);
+      written = r.state;
+      return r;
+    });
+    if (written) for (const l of this.listeners) l(written);
+    return result;
   }
 
   /** Canonical names of every hosted crate, page by page. */

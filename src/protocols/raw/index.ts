@@ -11,6 +11,7 @@ import { RawStore } from './store.js';
 import { createUpload } from './upload.js';
 import { createFiles } from './files.js';
 import { createListing } from './listing.js';
+import { rawBrowse } from './browse.js';
 
 const ACCESS: Record<string, Requirement['access']> = { GET: 'read', HEAD: 'read', PUT: 'write', DELETE: 'delete' };
 
@@ -45,5 +46,6 @@ export function rawProtocol(ctx: Context): Protocol {
     access: (req) => ({ access: ACCESS[req.method] ?? 'write', resource: { kind: 'package', name: req.path.slice(5) || '/' } }),
     handle,
     error: renderRawError,
+    ...(enabled ? { browse: rawBrowse(ctx, store) } : {}),
   };
 }

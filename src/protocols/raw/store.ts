@@ -21,6 +21,12 @@ function isFile(v: unknown): v is RawFile {
 
 export class RawStore {
   private readonly docs: JsonDocuments<RawFile>;
+  private readonly listeners: ((path: string) => void)[] = [];
+
+  /** Called after a file was written (the web UI's recent uploads). */
+  onWrite(l: (path: string) => void): void {
+    this.listeners.push(l);
+  }
 
   constructor(private readonly ctx: Context) {
     this.docs = new JsonDocuments(ctx.storage, ctx.log, 'raw file', isFile);
@@ -35,7 +41,9 @@ export class RawStore {
   /** Writes the pointer if `version` is still current (null: only if absent); false when it was not. */
   async write(path: string, file: RawFile, version: string | null): Promise<boolean> {
     const cond = version === null ? { ifAbsent: true as const } : { ifMatch: version };
-    return (await this.ctx.storage.put(fileKey(path), JSON.stringify(file), cond)) !== null;
+    const written = (await this.ctx.storage.put(fileKey(path), JSON.stringify(file), cond)) !== null;
+    if (written) for (const l of this.listeners) l(path);
+    return written;
   }
 
   remove(path: string, version?: string): Promise<boolean> {
