@@ -70,7 +70,10 @@ export function uiProtocol(ctx: Context, protocols: readonly Protocol[]): Protoc
   }
 
   async function route(req: Req, reply: Reply): Promise<void> {
-    if (req.path === '/' || req.path === '/ui') return redirect(reply, '/ui/');
+    if (req.path === '/' || req.path === '/ui') {
+      if (!isRead(req.method)) throw methodNotAllowed('GET, HEAD');
+      return redirect(reply, '/ui/');
+    }
     if (req.path.startsWith('/ui/assets/')) return asset(req, reply);
     const v = await viewerOf(ctx, sessions, req);
     req.identity = v.identity;
