@@ -231,3 +231,25 @@ t.test('Cargo and raw-file pages', async (t) => {
   t.match(dash.body, /Cargo<\/a><div class="n">1<\/div>[\s\S]*Raw files<\/a><div class="n">3<\/div>/, 'counted on the dashboard');
   t.match(dash.body, /top\.txt<\/a> uploaded[\s\S]*demo-crate<\/a> 0\.2\.0/, 'among the recent uploads and publishes');
 });
+
+t.test('Maven artifact pages after deploys', async (t) => {
+  const r = await startRegistry();
+  t.teardown(() => r.close());
+  for (const [v, f] of [['1.0', 'demo-1.0.jar'], ['1.0', 'demo-1.0.pom'], ['1.1', 'demo-1.1.jar']]) {
+    const res = await fetch(`${r.url}/maven2/com/example/demo/${v}/${f}`, { method: 'PUT', body: `bytes of ${f}` });
+    t.equal(res.status, 201, `deploy ${f}`);
+  }
+  const list = await get(`${r.url}/ui/maven/`);
+  t.match(list.body, 'href="/ui/maven/com.example%3Ademo"');
+  const page = await get(`${r.url}/ui/maven/com.example:demo`);
+  t.equal(page.res.status, 200);
+  t.match(page.body, /<dt>Latest<\/dt><dd>1\.1<\/dd>/);
+  t.match(page.body, 'href="/maven2/com/example/demo/1.0/demo-1.0.pom"');
+  t.match(page.body, `value="${r.url}/maven2/"`);
+  t.match(page.body, '&lt;groupId&gt;com.example&lt;/groupId&gt;&lt;artifactId&gt;demo&lt;/artifactId&gt;&lt;version&gt;1.1&lt;/version&gt;', 'the dependency, escaped');
+  t.equal((await get(`${r.url}/ui/maven/com.example:none`)).res.status, 404);
+  const odd = await get(`${r.url}/ui/maven/a..b:x`);
+  t.equal(odd.res.status, 404, `not a coordinate: ${odd.body.slice(-300)}`);
+  t.match((await get(`${r.url}/ui/search?q=demo`)).body, /Maven[\s\S]*com\.example:demo/);
+  t.match((await get(`${r.url}/ui/`)).body, /com\.example:demo<\/a> 1\.1/, 'among the recent deploys');
+});

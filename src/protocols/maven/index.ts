@@ -8,6 +8,7 @@ import { HttpError, methodNotAllowed } from '../../main/errors.js';
 import { PREFIX, coordinates, parseMavenPath, type MavenPath } from './paths.js';
 import { renderMavenError } from './errors.js';
 import { MavenStore } from './store.js';
+import { mavenBrowse } from './browse.js';
 import { hostedMavenContent } from './content.js';
 import { createReads } from './reads.js';
 import { createDeploy } from './deploy.js';
@@ -35,7 +36,8 @@ function requirement(req: Req): Requirement {
 export function mavenProtocol(ctx: Context): Protocol {
   const store = new MavenStore(ctx);
   // Reads go through the content seam: a pull-through cache wraps it here.
-  const reads = createReads(ctx, hostedMavenContent(ctx, store));
+  const content = hostedMavenContent(ctx, store);
+  const reads = createReads(ctx, content);
   const deploy = createDeploy(ctx, store);
 
   async function handle(req: Req, reply: Reply): Promise<void> {
@@ -52,5 +54,6 @@ export function mavenProtocol(ctx: Context): Protocol {
     access: requirement,
     handle,
     error: renderMavenError,
+    ...(ctx.config.maven.enabled ? { browse: mavenBrowse(ctx, store, content) } : {}),
   };
 }

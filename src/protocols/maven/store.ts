@@ -45,6 +45,12 @@ const isArtifactDoc = (v: unknown): v is ArtifactDoc => !!v && typeof v === 'obj
 export class MavenStore {
   private readonly versions: JsonDocuments<VersionDoc>;
   private readonly artifacts: JsonDocuments<ArtifactDoc>;
+  private readonly listeners: ((c: Coordinates, version: string, file: string) => void)[] = [];
+
+  /** Called after a file was deployed (the web UI's recent deploys). */
+  onDeploy(l: (c: Coordinates, version: string, file: string) => void): void {
+    this.listeners.push(l);
+  }
 
   constructor(ctx: Context) {
     this.versions = new JsonDocuments(ctx.storage, ctx.log, 'maven version', isVersionDoc);
@@ -81,5 +87,6 @@ export class MavenStore {
       state.lastUpdated = Math.max(Date.now(), state.lastUpdated + 1);
       return { state, result: undefined };
     });
+    for (const l of this.listeners) l(c, version, file);
   }
 }
