@@ -102,3 +102,14 @@ export function formatTime(t: number | string | undefined): string {
   const d = new Date(t);
   return Number.isNaN(d.getTime()) ? '' : `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
+
+/** The first `limit` names `keep` accepts (in the order given) and whether more follow: reads one past the page, no further. */
+export async function firstPage(names: AsyncIterable<string>, limit: number, keep: (name: string) => boolean): Promise<{ entries: BrowseEntry[]; more: boolean }> {
+  const found: string[] = [];
+  for await (const n of names) {
+    if (!keep(n)) continue;
+    found.push(n);
+    if (found.length > limit) break;
+  }
+  return { entries: found.slice(0, limit).map((name) => ({ name })), more: found.length > limit };
+}

@@ -1,7 +1,7 @@
 // Cargo's pages in the web UI: hosted crates (the store's listing of
 // canonical names, read until a page is full), and a crate's versions with their publisher, size and yank state,
 // owners, and the lines that point cargo at this registry.
-import { formatBytes, formatTime, RecentActivity, type Browse, type Cell } from '../../main/browse.js';
+import { firstPage, formatBytes, formatTime, RecentActivity, type Browse, type Cell } from '../../main/browse.js';
 import type { CargoStore } from './store.js';
 import { canonical, highest, isValidCrate } from './names.js';
 
@@ -19,13 +19,7 @@ export function cargoBrowse(store: CargoStore): Browse {
     async list({ after, limit, filter }) {
       // Names are listed in their canonical spelling (lower case, '_' for '-'), so is the filter.
       const f = canonical(filter ?? '');
-      const names: string[] = [];
-      for await (const n of store.names()) {
-        if ((after !== undefined && n <= after) || !n.includes(f)) continue;
-        names.push(n);
-        if (names.length > limit) break;
-      }
-      return { entries: names.slice(0, limit).map((name) => ({ name })), more: names.length > limit };
+      return firstPage(store.names(), limit, (n) => (after === undefined || n > after) && n.includes(f));
     },
     async count() {
       let n = 0;

@@ -3,7 +3,7 @@
 // artifact's versions with their files, read through the content seam, with
 // the repository URL and a dependency snippet for this registry.
 import type { Context } from '../../main/protocol.js';
-import { formatBytes, formatTime, RecentActivity, type Browse, type BrowseView, type Cell } from '../../main/browse.js';
+import { firstPage, formatBytes, formatTime, RecentActivity, type Browse, type BrowseView, type Cell } from '../../main/browse.js';
 import type { MavenContent } from './content.js';
 import type { MavenStore } from './store.js';
 import { coordinates, PREFIX, segmentsOf, type Coordinates } from './paths.js';
@@ -49,18 +49,13 @@ export function mavenBrowse(ctx: Context, store: MavenStore, content: MavenConte
     },
     async list({ after, limit, filter }) {
       const f = filter?.toLowerCase() ?? '';
-      const names: string[] = [];
+      // Key order is not name order: a page starts after the entry named `after`.
       let past = after === undefined;
-      for await (const n of artifacts()) {
-        if (!past) {
-          past = n === after;
-          continue;
-        }
-        if (!n.toLowerCase().includes(f)) continue;
-        names.push(n);
-        if (names.length > limit) break;
-      }
-      return { entries: names.slice(0, limit).map((name) => ({ name })), more: names.length > limit };
+      return firstPage(artifacts(), limit, (n) => {
+        if (past) return n.toLowerCase().includes(f);
+        past = n === after;
+        return false;
+      });
     },
     async count() {
       let n = 0;

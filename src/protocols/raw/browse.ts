@@ -3,7 +3,7 @@
 // file's size, digest, time and download command. Paths are checked by the
 // same rules as /raw/ (keys.ts).
 import type { Context } from '../../main/protocol.js';
-import { formatBytes, formatTime, RecentActivity, uiHref, type Browse, type BrowseEntry, type Cell } from '../../main/browse.js';
+import { firstPage, formatBytes, formatTime, RecentActivity, uiHref, type Browse, type BrowseEntry, type Cell } from '../../main/browse.js';
 import type { RawStore } from './store.js';
 import { listDirectory, type Entry } from './listing.js';
 import { ROOT, rawPath } from './keys.js';
@@ -33,13 +33,7 @@ export function rawBrowse(ctx: Context, store: RawStore): Browse {
         return { entries, more: page?.next != null };
       }
       const f = filter.toLowerCase();
-      const found: string[] = [];
-      for await (const p of paths()) {
-        if ((after !== undefined && p <= after) || !p.toLowerCase().includes(f)) continue;
-        found.push(p);
-        if (found.length > limit) break;
-      }
-      return { entries: found.slice(0, limit).map((name) => ({ name })), more: found.length > limit };
+      return firstPage(paths(), limit, (p) => (after === undefined || p > after) && p.toLowerCase().includes(f));
     },
     async count() {
       let n = 0;
