@@ -179,6 +179,31 @@ for (const s of subjects) {
     t.equal(await d.sweep(0), 0, 'committed writers leave nothing to sweep');
   });
 
+  t.test(`${s.name}: tail() reads a writer while it grows, and after commit`, async (t) => {
+    const d = await s.open(t);
+    const w = await d.writer('proxy');
+    if (!w.tail) {
+      t.pass('driver has no tail(): fills wait for completion');
+      return w.cancel();
+    }
+    const tail = await w.tail();
+    const data = pattern(3 * MiB + 5, 7);
+    const out = w.append();
+    let readBack = 0;
+    for (let off = 0; off < data.length; off += 700_000) {
+      const chunk = data.subarray(off, off + 700_000);
+      await new Promise<void>((res, rej) => out.write(chunk, (e) => (e ? rej(e) : res())));
+      // every byte whose write callback fired is readable, while the append stays open
+      const got = await readRange(tail, readBack, off + chunk.length - readBack);
+      t.ok(got.equals(data.subarray(readBack, off + chunk.length)), `bytes up to ${off + chunk.length} read back mid-append`);
+      readBack = off + chunk.length;
+    }
+    await new Promise<void>((res) => out.end(res));
+    await w.commit('tailed');
+    t.ok((await readRange(tail, 0, data.length)).equals(data), 'the tail still reads after commit');
+    await tail.close();
+  });
+
   t.test(`${s.name}: cancel mid-write, truncate, and a swept writer`, async (t) => {
     const d = await s.open(t);
     const w = await d.writer('upload');

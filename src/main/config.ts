@@ -8,6 +8,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import { NORA_DOCUMENTED, READ_ELSEWHERE, nearest } from './nora-env.js';
 import { checkProxies } from './auth/client-ip.js';
 import { oidcDefaults, parseOidc, type OidcConfig } from './auth/oidc-config.js';
+import { describeUpstreams, parseDockerUpstreams, type DockerUpstream } from './proxy/upstream-config.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -52,10 +53,21 @@ export interface Config {
     max_upload_sessions_per_client: number;
     max_upload_session_size_mb: number;
     upload_session_ttl_secs: number;
+    /** connect + response headers, seconds */
+    proxy_timeout: number;
+    /** longest silence while a body streams, seconds */
+    read_timeout: number;
+    /** seconds a cached tag is served before a HEAD revalidates it; -1 = always, 0 = always */
+    metadata_ttl: number;
+    serve_stale: boolean;
+    /** cached content unused for longer is dropped by `nora gc --proxy-cache` (0 = keep) */
+    cache_max_age_days: number;
+    upstreams: DockerUpstream[];
   };
   cargo: { enabled: boolean };
   raw: { enabled: boolean; max_file_size: number; cache_control: string };
   maven: { enabled: boolean; checksum_verify: boolean; immutable_releases: boolean };
+  circuit_breaker: { enabled: boolean; failure_threshold: number; reset_timeout: number };
   log: { level: LogLevel };
 }
 
@@ -66,13 +78,20 @@ export class ConfigError extends Error {
   }
 }
 
-type Kind = 'string' | 'int' | 'bool' | 'list' | 'enum' | 'table';
+type Kind = 'string' | 'int' | 'bool' | 'list' | 'enum' | 'custom';
 interface KeySpec {
   kind: Kind;
-  /** for a table: the variable sets its boolean `enabled` field only (NORA_AUTH_OIDC_ENABLED) */
+  /**
+   * kind 'custom': builds a structured value from TOML or env text; throws a
+   * string naming the problem, or calls `fail` with the key below this one
+   * (".providers[0].issuer")
+   */
+  parse?: (raw: unknown, fromEnv: boolean, fail: (subkey: string, problem: string) => never) => unknown;
+  /** kind 'custom': the variable sets the table's boolean `enabled` field only (NORA_AUTH_OIDC_ENABLED) */
+  envEnables?: boolean;
+  /** how `nora config` shows the value (secrets masked) */
+  describe?: (v: unknown) => string;
   env?: string;
-  /** a table's reader; `fail` takes the key below this one (".providers[0].issuer") */
-  parse?: (raw: unknown, fail: (subkey: string, problem: string) => never) => unknown;
   min?: number;
   max?: number;
   values?: readonly string[];
@@ -110,7 +129,7 @@ const SCHEMA: Record<string, Record<string, KeySpec>> = {
     trusted_proxies: { kind: 'list', env: 'NORA_AUTH_TRUSTED_PROXIES', check: (v) => checkProxies(v as string[]) },
     admin_users: { kind: 'list', env: 'NORA_AUTH_ADMIN_USERS' },
     hash_workers: { kind: 'int', env: 'NORA_AUTH_HASH_WORKERS', min: 1, max: 64 },
-    oidc: { kind: 'table', env: 'NORA_AUTH_OIDC_ENABLED', parse: parseOidc },
+    oidc: { kind: 'custom', env: 'NORA_AUTH_OIDC_ENABLED', envEnables: true, parse: (raw, _fromEnv, fail) => parseOidc(raw, fail) },
   },
   // Token buckets per caller (the identity, else the client IP): see http/rate-limit.ts.
   rate_limit: {
@@ -127,6 +146,22 @@ const SCHEMA: Record<string, Record<string, KeySpec>> = {
     max_upload_sessions_per_client: { kind: 'int', env: 'NORA_MAX_UPLOAD_SESSIONS_PER_CLIENT', min: 1, max: 1_000_000 },
     max_upload_session_size_mb: { kind: 'int', env: 'NORA_MAX_UPLOAD_SESSION_SIZE_MB', min: 1, max: 1024 * 1024 },
     upload_session_ttl_secs: { kind: 'int', env: 'NORA_UPLOAD_SESSION_TTL_SECS', min: 1, max: 7 * 86400 },
+    proxy_timeout: { kind: 'int', env: 'NORA_DOCKER_PROXY_TIMEOUT', min: 1, max: 3600 },
+    read_timeout: { kind: 'int', env: 'NORA_DOCKER_READ_TIMEOUT', min: 1, max: 3600 },
+    metadata_ttl: { kind: 'int', env: 'NORA_DOCKER_METADATA_TTL', min: -1, max: 365 * 86400 },
+    serve_stale: { kind: 'bool', env: 'NORA_DOCKER_SERVE_STALE' },
+    cache_max_age_days: { kind: 'int', env: 'NORA_DOCKER_CACHE_MAX_AGE_DAYS', min: 0, max: 36500 },
+    upstreams: {
+      kind: 'custom',
+      env: 'NORA_DOCKER_PROXIES',
+      parse: parseDockerUpstreams,
+      describe: (v) => describeUpstreams(v as DockerUpstream[]),
+    },
+  },
+  circuit_breaker: {
+    enabled: { kind: 'bool', env: 'NORA_CB_ENABLED' },
+    failure_threshold: { kind: 'int', env: 'NORA_CB_THRESHOLD', min: 1, max: 1_000_000 },
+    reset_timeout: { kind: 'int', env: 'NORA_CB_RESET_TIMEOUT', min: 1, max: 86400 },
   },
   // Hosted only: NORA's proxy keys (NORA_CARGO_PROXY, ...) are accepted with a warning (nora-env.ts).
   cargo: {
@@ -182,10 +217,18 @@ export function defaults(cores = 2): Config {
       max_upload_sessions_per_client: 50,
       max_upload_session_size_mb: 2048,
       upload_session_ttl_secs: 1800,
+      proxy_timeout: 300,
+      read_timeout: 60,
+      metadata_ttl: -1,
+      serve_stale: true,
+      cache_max_age_days: 0,
+      // Unlike NORA: no upstream unless configured, so private names never leave.
+      upstreams: [],
     },
     cargo: { enabled: true },
     raw: { enabled: true, max_file_size: 100 * 1024 * 1024, cache_control: 'no-cache' },
     maven: { enabled: true, checksum_verify: true, immutable_releases: true },
+    circuit_breaker: { enabled: false, failure_threshold: 5, reset_timeout: 30 },
     log: { level: 'info' },
   };
 }
@@ -203,10 +246,6 @@ function checkUrl(v: unknown): string | undefined {
 
 function coerce(key: string, spec: KeySpec, raw: unknown, fromEnv: boolean): unknown {
   switch (spec.kind) {
-    case 'table':
-      return spec.parse!(raw, (sub, problem) => {
-        throw new ConfigError(`${key}${sub}`, problem);
-      });
     case 'string':
       if (typeof raw !== 'string') throw new ConfigError(key, `expected a string, got ${typeName(raw)}`);
       return raw;
@@ -232,6 +271,15 @@ function coerce(key: string, spec: KeySpec, raw: unknown, fromEnv: boolean): unk
       if (spec.max !== undefined && n > spec.max) throw new ConfigError(key, `must be at most ${spec.max}, got ${n}`);
       return n;
     }
+    case 'custom':
+      try {
+        return spec.parse!(raw, fromEnv, (sub, problem) => {
+          throw new ConfigError(`${key}${sub}`, problem);
+        });
+      } catch (e) {
+        if (typeof e === 'string') throw new ConfigError(key, e);
+        throw e;
+      }
     case 'list': {
       if (fromEnv && typeof raw === 'string') return raw.split(',').map((s) => s.trim()).filter(Boolean);
       if (Array.isArray(raw) && raw.every((x) => typeof x === 'string')) return raw;
@@ -312,7 +360,7 @@ export function buildConfig(tomlText: string | null, env: NodeJS.ProcessEnv, cor
         cfg[section]![k] = '';
         continue;
       }
-      if (spec.kind === 'table') {
+      if (spec.envEnables) {
         const enabled = coerce(spec.env, { kind: 'bool' }, raw, true);
         cfg[section]![k] = { ...(cfg[section]![k] as object), enabled };
         continue;
@@ -378,7 +426,8 @@ export function describeConfig(c: Config): string {
     lines.push(`[${section}]`);
     for (const [k, spec] of Object.entries(specs)) {
       const v = rec[section]![k];
-      lines.push(`${k} = ${spec.secret && v ? '"********"' : JSON.stringify(v)}${spec.env ? `  # ${spec.env}` : ''}`);
+      const shown = spec.describe ? spec.describe(v) : spec.secret && v ? '"********"' : JSON.stringify(v);
+      lines.push(`${k} = ${shown}${spec.env ? `  # ${spec.env}` : ''}`);
     }
     lines.push('');
   }

@@ -39,6 +39,12 @@ export interface ObjectReader {
   prepare?(start: number, length: number): Promise<void>;
 }
 
+/** Positional reads of a writer's bytes as they grow (ObjectWriter.tail). */
+export interface TailReader {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  close(): Promise<void>;
+}
+
 export interface AppendOptions {
   highWaterMark?: number;
   /** called with each chunk once the driver no longer needs it (request-body slots are reused) */
@@ -70,6 +76,15 @@ export interface ObjectWriter {
    * this, and copy it on commit.
    */
   reader(): Promise<ObjectReader>;
+  /**
+   * Optional capability: positional reads of bytes already appended WHILE
+   * appends continue (pull-through followers read a fill as it grows). Any
+   * byte whose append write callback has fired may be read; nothing past it.
+   * The reader keeps working after commit (local: the renamed file's handle;
+   * memory: the committed slabs). A driver without it makes followers wait
+   * for the fill to complete (see src/main/proxy/fill.ts).
+   */
+  tail?(): Promise<TailReader>;
   /** Marks the writer as in use so a sweep of abandoned writers leaves it alone. */
   touch(): Promise<void>;
   /** Makes the bytes durable and visible at `key`, replacing what was there. */

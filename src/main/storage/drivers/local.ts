@@ -11,7 +11,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { KeyedLock } from '../../keyed-lock.js';
 import { checkKey, checkPrefix } from '../keys.js';
-import { WriterGone, type AppendOptions, type Condition, type ListOptions, type ListPage, type ObjectEntry, type ObjectInfo, type ObjectReader, type ObjectWriter, type StorageDriver } from '../driver.js';
+import { WriterGone, type AppendOptions, type Condition, type ListOptions, type ListPage, type ObjectEntry, type ObjectInfo, type ObjectReader, type ObjectWriter, type StorageDriver, type TailReader } from '../driver.js';
 import { FileAppender } from './file-appender.js';
 import { makeDirs } from './make-dirs.js';
 
@@ -474,6 +474,11 @@ class LocalWriter implements ObjectWriter {
       throw e;
     }
     return fileReader(fh, this.size, 'uncommitted');
+  }
+
+  /** The temp file read while it grows; the handle follows the inode through commit's rename. */
+  async tail(): Promise<TailReader> {
+    return this.reader();
   }
 
   async touch(): Promise<void> {

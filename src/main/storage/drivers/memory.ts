@@ -6,7 +6,7 @@
 import { Readable, Writable } from 'node:stream';
 import { checkKey, checkPrefix } from '../keys.js';
 import { RangedReader } from '../ranged-reader.js';
-import { WriterGone, type AppendOptions, type Condition, type ListOptions, type ListPage, type ObjectEntry, type ObjectInfo, type ObjectReader, type ObjectWriter, type StorageDriver } from '../driver.js';
+import { WriterGone, type AppendOptions, type Condition, type ListOptions, type ListPage, type ObjectEntry, type ObjectInfo, type ObjectReader, type ObjectWriter, type StorageDriver, type TailReader } from '../driver.js';
 
 /** Bytes are kept in fixed slabs, so a large object never needs one contiguous copy. */
 const SLAB = 1 << 20;
@@ -215,6 +215,26 @@ class MemoryWriter implements ObjectWriter {
     if (!this.driver.hasWriter(this)) throw new WriterGone();
     const o: Stored = { slabs: [...this.slabs], size: this.size, modifiedMs: this.touchedMs, version: 'uncommitted' };
     return new RangedReader(o.size, o.version, (start) => Readable.from(chunksFrom(o, start), { objectMode: false }));
+  }
+
+  async tail(): Promise<TailReader> {
+    if (!this.driver.hasWriter(this)) throw new WriterGone();
+    // Reads the live slab list: bytes below size are never rewritten (the fill never truncates).
+    return {
+      read: async (buffer, offset, length, position) => {
+        let copied = 0;
+        while (copied < length && position + copied < this.size) {
+          const pos = position + copied;
+          const slab = this.slabs[Math.floor(pos / SLAB)]!;
+          const from = pos % SLAB;
+          const n = Math.min(length - copied, SLAB - from, this.size - pos);
+          slab.copy(buffer, offset + copied, from, from + n);
+          copied += n;
+        }
+        return { bytesRead: copied };
+      },
+      close: async () => {},
+    };
   }
 
   async touch(): Promise<void> {

@@ -1,0 +1,19 @@
+// The shared pull-through core every proxying format builds on. Stable API:
+//
+//   new Upstream({ url, connectTimeoutMs, readTimeoutMs, breaker, metrics, label? })
+//     .request(pathOrAbsoluteUrl, { method, headers, signal }) → { status, headers, body, discard }
+//       Sends only the given headers (never a client's), passes the circuit
+//       breaker, counts requests/bytes/errors; rejects with UpstreamError
+//       (503 + Retry-After in any format's shape) on network errors, timeouts
+//       and an open breaker; 5xx resolves (and counts as a breaker failure).
+//   breakerSettings(config) → the [circuit_breaker] settings for an upstream
+//   new Fills(storage, log).join({ key, upstream, open, expected?, size?, maxSize?, publish, tag? })
+//       → FillReader (an ObjectReader: hand it to serveObject)
+//       One fill per key, detached from clients, hashed as it arrives
+//       (sha256 always, plus expected.algorithm), published by your publish()
+//       only when the digest and size match; see fill.ts for the guarantees.
+//   UpstreamError, FillCorrupt
+export { Upstream, UpstreamError, type UpstreamOptions, type RequestOptions, type UpstreamResponse } from './upstream.js';
+export { Fills, FillCorrupt, type FillSpec, type FillResult, type FillReader } from './fill.js';
+export { CircuitBreaker, type BreakerSettings, type BreakerState } from './breaker.js';
+export { breakerSettings } from './settings.js';
