@@ -11,11 +11,15 @@ export interface Peer {
   stop(): Promise<void>;
 }
 
-/** Starts docker-registry with filesystem storage in `dir`; htpasswd auth when a file is given. */
-export async function startDistribution(dir: string, htpasswd?: string): Promise<Peer> {
+/**
+ * Starts docker-registry with filesystem storage in `dir`; htpasswd auth when a
+ * file is given; `extra` is appended to the YAML (an auth.token section, a
+ * proxy section).
+ */
+export async function startDistribution(dir: string, htpasswd?: string, extra = ''): Promise<Peer> {
   const port = await freePort();
   await mkdir(join(dir, 'data'), { recursive: true });
-  const auth = htpasswd ? `auth:\n  htpasswd:\n    realm: basic-realm\n    path: ${htpasswd}\n` : '';
+  const auth = (htpasswd ? `auth:\n  htpasswd:\n    realm: basic-realm\n    path: ${htpasswd}\n` : '') + extra;
   const config = `version: 0.1
 log:
   level: error

@@ -12,8 +12,10 @@
 //       One fill per key, detached from clients, hashed as it arrives
 //       (sha256 always, plus expected.algorithm), published by your publish()
 //       only when the digest and size match; see fill.ts for the guarantees.
+//   new SingleFlight<T>().run(key, fn): concurrent calls with one key share one run
 //   UpstreamError, FillCorrupt
 export { Upstream, UpstreamError, type UpstreamOptions, type RequestOptions, type UpstreamResponse } from './upstream.js';
 export { Fills, FillCorrupt, type FillSpec, type FillResult, type FillReader } from './fill.js';
 export { CircuitBreaker, type BreakerSettings, type BreakerState } from './breaker.js';
 export { breakerSettings } from './settings.js';
+export { SingleFlight } from './single-flight.js';

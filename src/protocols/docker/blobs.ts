@@ -12,7 +12,7 @@ import type { DockerContent } from './content.js';
 
 export function createBlobs(ctx: Context, content: DockerContent) {
   async function get(req: Req, reply: Reply, name: string, d: Digest): Promise<void> {
-    const reader = await content.blob(name, d);
+    const reader = await content.blob(name, d, { head: req.method === 'HEAD' });
     if (!reader) throw unknown(d);
     reply.header('Docker-Content-Digest', d.value);
     await serveObject(req, reply, reader, {

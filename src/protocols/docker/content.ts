@@ -16,11 +16,16 @@ export interface Manifest {
   digest: Digest;
   meta: ManifestMeta;
   bytes: Buffer;
+  /** served from a pull-through cache whose upstream failed (serve_stale) */
+  stale?: boolean;
 }
 
 export interface DockerContent {
-  /** The blob's bytes as repository `name` sees them, or null when it has none. */
-  blob(name: string, d: Digest): Promise<ObjectReader | null>;
+  /**
+   * The blob's bytes as repository `name` sees them, or null when it has none.
+   * With `head`, only the size need be known (a cache asks its upstream with a HEAD).
+   */
+  blob(name: string, d: Digest, opts?: { head?: boolean }): Promise<ObjectReader | null>;
   /** The manifest a tag or digest names in `name`, or null. */
   manifest(name: string, ref: Reference): Promise<Manifest | null>;
   /** Tag names in byte order after `last`, at most n; null when the repository is unknown. */

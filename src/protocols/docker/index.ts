@@ -16,6 +16,7 @@ import { createReferrers } from './referrers.js';
 import { ManifestStore } from './manifest-store.js';
 import { hostedContent } from './content.js';
 import { dockerBrowse } from './browse.js';
+import { dockerProxy } from './proxy/index.js';
 
 const API_VERSION = 'registry/2.0';
 const API_HEADER = ['Docker-Distribution-API-Version', API_VERSION] as const;
@@ -38,7 +39,9 @@ export async function dockerProtocol(ctx: Context): Promise<Protocol> {
   // One store per registry, so every docker module shares its caches and their invalidation.
   const store = new ManifestStore(ctx);
   // Reads go through the content seam: a pull-through cache wraps it here.
-  const content = hostedContent(ctx, store);
+  const hosted = hostedContent(ctx, store);
+  const proxy = dockerProxy(ctx, store, hosted);
+  const content = proxy?.content ?? hosted;
   const blobs = createBlobs(ctx, content);
   const uploads = await createUploads(ctx);
   const manifests = createManifests(store, content, API_HEADER);
@@ -84,7 +87,11 @@ export async function dockerProtocol(ctx: Context): Promise<Protocol> {
       await route(req, reply, r);
     },
     error: renderOciError,
-    close: () => uploads.close(),
-    browse: dockerBrowse(ctx, store, content),
+    async close() {
+      proxy?.close();
+      await uploads.close();
+    },
+    // pages show what is stored here; browsing never asks an upstream
+    browse: dockerBrowse(ctx, store, hosted),
   };
 }

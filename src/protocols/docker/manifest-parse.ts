@@ -3,6 +3,7 @@
 // touched here; the caller checks that every reference exists.
 import { parseDigest, type Digest } from '../../main/digest.js';
 import { oci } from './errors.js';
+import type { ManifestMeta } from './layout.js';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -172,4 +173,12 @@ export function referrerDescriptor(p: ParsedManifest, digest: string, size: numb
   if (p.artifactType) d.artifactType = p.artifactType;
   if (p.annotations) d.annotations = p.annotations;
   return d;
+}
+
+/** What is stored beside a manifest's bytes (its revision file). */
+export function metaOf(p: ParsedManifest, size: number): ManifestMeta {
+  const meta: ManifestMeta = { mediaType: p.mediaType, size };
+  if (p.artifactType) meta.artifactType = p.artifactType;
+  if (p.subject) meta.subject = p.subject.digest.value;
+  return meta;
 }

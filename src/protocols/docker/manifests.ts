@@ -5,10 +5,11 @@ import { digestOf, type Digest } from '../../main/digest.js';
 import { oci } from './errors.js';
 import { methodNotAllowed } from '../../main/errors.js';
 import { checkDigest, parseReference, readReference, type Reference } from './names.js';
-import type { ManifestMeta } from './layout.js';
-import { OCI_INDEX, OCI_MANIFEST, isManifestType, parseManifest, referrerDescriptor, type Descriptor, type ParsedManifest } from './manifest-parse.js';
+import { OCI_INDEX, OCI_MANIFEST, isManifestType, metaOf, parseManifest, referrerDescriptor, type Descriptor, type ParsedManifest } from './manifest-parse.js';
 import { mapLimit, type ManifestStore } from './manifest-store.js';
 import type { DockerContent } from './content.js';
+
+export const STALE_WARNING = '110 nora-ts "Response is Stale"';
 
 /** Largest manifest accepted; the spec asks registries to take at least 4 MB. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -102,9 +103,7 @@ export function createManifests(store: ManifestStore, content: DockerContent, ap
       digest = checkDigest(digestOf(body));
     }
     await checkReferences(name, parsed);
-    const meta: ManifestMeta = { mediaType: parsed.mediaType, size: body.length };
-    if (parsed.artifactType) meta.artifactType = parsed.artifactType;
-    if (parsed.subject) meta.subject = parsed.subject.digest.value;
+    const meta = metaOf(parsed, body.length);
     await store.put(name, body, digest, meta, {
       tag: ref.kind === 'tag' ? ref.tag : undefined,
       subject: parsed.subject?.digest,
@@ -136,6 +135,8 @@ export function createManifests(store: ManifestStore, content: DockerContent, ap
       const what = meta.mediaType === OCI_INDEX ? 'OCI index found, but accept header does not support OCI indexes' : 'OCI manifest found, but accept header does not support OCI manifests';
       throw oci('MANIFEST_UNKNOWN', what, { name, reference, mediaType: meta.mediaType });
     }
+    // A pull-through cache whose upstream failed says so (README: proxy behaviour).
+    if (found.stale) reply.header('Warning', STALE_WARNING);
     // GET and HEAD do the same work; HEAD only drops the body (bytes are cached).
     sendMemoryResponse(reply, answer(apiHeader, meta.mediaType, digest.value, bytes));
   }
