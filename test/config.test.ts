@@ -121,3 +121,27 @@ t.test('every NORA_* variable the code base reads or sets is a known name', asyn
     }
   }
 });
+
+t.test('docker upstreams: none by default; TOML tables and NORA_DOCKER_PROXIES; bad entries refused', async (t) => {
+  t.same(buildConfig(null, {}).docker.upstreams, [], 'no upstream unless configured');
+  const toml = '[[docker.upstreams]]\nurl = "https://registry-1.docker.io/"\n\n[[docker.upstreams]]\nurl = "http://127.0.0.1:5000"\nauth = "u:p"\nprefix = "local"\n';
+  t.same(buildConfig(toml, {}).docker.upstreams, [
+    { url: 'https://registry-1.docker.io', auth: '', prefix: '', namespace: 'registry-1.docker.io' },
+    { url: 'http://127.0.0.1:5000', auth: 'u:p', prefix: 'local', namespace: '127.0.0.1-5000' },
+  ]);
+  const env = buildConfig(toml, { NORA_DOCKER_PROXIES: 'http://a.example|me:pw|hub, http://b.example' });
+  t.same(env.docker.upstreams.map((u) => [u.url, u.auth, u.prefix]), [['http://a.example', 'me:pw', 'hub'], ['http://b.example', '', '']], 'env wins');
+  t.same(buildConfig(toml, { NORA_DOCKER_PROXIES: '' }).docker.upstreams, [], 'empty env: none');
+  const c = buildConfig('[circuit_breaker]\nenabled = true\n', { NORA_CB_THRESHOLD: '3', NORA_DOCKER_METADATA_TTL: '60' });
+  t.same(c.circuit_breaker, { enabled: true, failure_threshold: 3, reset_timeout: 30 });
+  t.equal(c.docker.metadata_ttl, 60);
+  t.match(describeConfig(env), /auth = "me:\*\*\*\*\*\*\*\*"/);
+  t.notMatch(describeConfig(env), /pw/);
+});
+fails(t, null, { NORA_DOCKER_PROXIES: 'ftp://x' }, 'NORA_DOCKER_PROXIES', /http\(s\) URL/);
+fails(t, null, { NORA_DOCKER_PROXIES: 'http://u:p@x' }, 'NORA_DOCKER_PROXIES', /credentials in auth/);
+fails(t, null, { NORA_DOCKER_PROXIES: 'http://x||v2' }, 'NORA_DOCKER_PROXIES', /prefix must be/);
+fails(t, null, { NORA_DOCKER_PROXIES: 'http://x||a,http://y||a' }, 'NORA_DOCKER_PROXIES', /prefix a is used twice/);
+fails(t, '[[docker.upstreams]]\nurl = "http://x"\nprefix = "Up"\n', {}, 'docker.upstreams', /prefix must be/);
+fails(t, '[[docker.upstreams]]\nurl = "http://x"\nbogus = 1\n', {}, 'docker.upstreams', /unknown key bogus/);
+fails(t, '[docker]\nupstreams = "x"\n', {}, 'docker.upstreams', /expected \[\[docker.upstreams\]\]/);

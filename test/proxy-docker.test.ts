@@ -4,11 +4,12 @@
 // HEAD; an upstream that goes down leaves cached tags served (marked stale)
 // and answers 503 + Retry-After for what is not cached; hosted wins.
 import t from 'tap';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rm, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startRegistry, tempDir, type Running } from './helpers/registry.js';
+import { startRegistry, tempDir, CLI, type Running } from './helpers/registry.js';
+import { parseDigest } from '../src/main/digest.js';
 import { startDistribution } from './helpers/distribution.js';
 import { startPassThrough } from './helpers/pass-through.js';
 import { buildOciImage } from './helpers/oci-image.js';
@@ -105,4 +106,59 @@ t.test('no upstream configured (the default): hosted only, nothing leaves', asyn
   const res = await fetch(`${r.url}/v2/library/alpine/manifests/latest`);
   t.equal(res.status, 404);
   await res.arrayBuffer();
+});
+
+t.test('nora gc --proxy-max-age-days: keeps cache used recently, drops the rest, never hosted content', async (t) => {
+  const work = await tempDir('nora-proxy-gc-');
+  t.teardown(() => rm(work, { recursive: true, force: true }));
+  const upstream = await startDistribution(join(work, 'upstream'));
+  t.teardown(() => upstream.stop());
+  const old = await pushImage({ url: upstream.url } as Running, 'library/old', 'v1', { seed: 'old' });
+  const fresh = await pushImage({ url: upstream.url } as Running, 'library/fresh', 'v1', { seed: 'fresh' });
+  const dir = join(work, 'nora');
+  const r = await startRegistry({ docker: { upstreams: [{ url: upstream.url, auth: '', prefix: '', namespace: 'up' }] } }, dir);
+  t.teardown(() => r.close());
+  const own = await pushImage(r, 'team/own', 'v1', { seed: 'own' });
+  const pull = async (name: string, m: { doc: Record<string, unknown> }) => {
+    const res = await fetch(`${r.url}/v2/${name}/manifests/v1`, { headers: { accept: OCI_MANIFEST } });
+    await res.arrayBuffer();
+    const doc = m.doc as { config: { digest: string }; layers: { digest: string }[] };
+    for (const d of [doc.config.digest, ...doc.layers.map((l) => l.digest)]) await (await fetch(`${r.url}/v2/${name}/blobs/${d}`)).arrayBuffer();
+    return res.status;
+  };
+  t.equal(await pull('library/old', old), 200);
+  t.equal(await pull('library/fresh', fresh), 200);
+  // everything ten days old, except what `fresh` served since
+  const tenDays = new Date(Date.now() - 10 * 86_400_000);
+  const storage = join(dir, 'storage');
+  const age = async (p: string): Promise<void> => {
+    for (const e of await readdir(p, { withFileTypes: true })) {
+      const full = join(p, e.name);
+      if (e.isDirectory()) await age(full);
+      else await utimes(full, tenDays, tenDays);
+    }
+  };
+  await age(storage);
+  const freshCache = join(storage, 'docker/_proxy/up/library/fresh');
+  const now = new Date();
+  const touchTree = async (p: string): Promise<void> => {
+    for (const e of await readdir(p, { withFileTypes: true })) {
+      const full = join(p, e.name);
+      if (e.isDirectory()) await touchTree(full);
+      else await utimes(full, now, now);
+    }
+  };
+  await touchTree(freshCache);
+  const out = execFileSync(process.execPath, [CLI, 'gc', '--proxy-max-age-days', '7', '--grace-secs', '0'], {
+    env: { ...process.env, NORA_STORAGE_PATH: storage, NORA_AUTH_TOKEN_STORAGE: join(dir, 'tokens') },
+    encoding: 'utf8',
+  });
+  t.match(out, /pull-through cache unused for 7 days: 1 manifests, 1 tags, 2 blob links dropped/);
+  const has = async (d: string) => (await r.registry.ctx.blobs.stat(parseDigest(d)!)) !== null;
+  const layers = (m: { doc: Record<string, unknown> }) => (m.doc as { layers: { digest: string }[] }).layers.map((l) => l.digest);
+  t.notOk(await has(layers(old)[0]!), "the unused cache entry's layer was freed");
+  t.ok(await has(layers(fresh)[0]!), 'the recently used cache entry is kept');
+  t.ok(await has(layers(own)[0]!) && (await has(own.digest)), 'hosted content is never dropped for age');
+  await new Promise((res) => setTimeout(res, 1100)); // the tag cache's TTL
+  t.equal(await pull('library/old', old), 200, 'a dropped entry is fetched again on its next pull');
 });

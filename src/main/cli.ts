@@ -15,10 +15,12 @@ Commands:
   serve          run the registry (default)
   config         print the effective configuration (secrets masked)
   healthcheck    exit 0 when GET /health on the configured host and port answers 2xx
-  gc [--dry-run] [--grace-secs N]
+  gc [--dry-run] [--grace-secs N] [--proxy-max-age-days D]
                  delete blobs no manifest or package references (kept while younger
                  than N seconds, default 3600) and upload temp files older than the
-                 upload session TTL; safe while the registry runs
+                 upload session TTL; with D > 0 (default docker.cache_max_age_days)
+                 first drop pull-through cache entries unused for D days; safe
+                 while the registry runs
   verify [--quarantine]
                  re-hash every stored blob; report mismatches (exit 1) and with
                  --quarantine move them to <storage>/quarantine/
@@ -133,15 +135,25 @@ function usage(message: string): never {
 async function gc(args: string[]): Promise<void> {
   let dryRun = false;
   let graceSecs = 3600;
+  let cacheDays: number | null = null;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--dry-run') dryRun = true;
     else if (args[i] === '--grace-secs' && /^\d+$/.test(args[i + 1] ?? '')) graceSecs = Number(args[++i]);
+    else if (args[i] === '--proxy-max-age-days' && /^\d+$/.test(args[i + 1] ?? '')) cacheDays = Number(args[++i]);
     else usage(`gc: unexpected argument "${args[i]}"`);
   }
   const config = await readConfig();
   const { contentDriver } = await import('./storage/factory.js');
   const { collectGarbage } = await import('./maintenance/gc.js');
-  const r = await collectGarbage(await contentDriver(config), {
+  const storage = await contentDriver(config);
+  const days = cacheDays ?? config.docker.cache_max_age_days;
+  if (days > 0) {
+    // Cache entries unused for `days` go first, so the sweep below can free their blobs.
+    const { pruneProxyCache } = await import('../protocols/docker/proxy/cache-prune.js');
+    const p = await pruneProxyCache(storage, days * 86_400_000, dryRun);
+    process.stdout.write(`gc: pull-through cache unused for ${days} days: ${p.manifests} manifests, ${p.tags} tags, ${p.links} blob links ${dryRun ? 'would be dropped' : 'dropped'}\n`);
+  }
+  const r = await collectGarbage(storage, {
     dryRun,
     graceMs: graceSecs * 1000,
     tempMaxAgeMs: config.docker.upload_session_ttl_secs * 1000,

@@ -159,7 +159,8 @@ class Fill {
 
   private fail(e: Error): void {
     if (e instanceof FillCorrupt) this.spec.upstream.metrics.error('digest');
-    this.log.warn('pull-through fill failed', { key: this.spec.key, error: e.message });
+    // Before the upstream answered, the error is open()'s answer (a 404, an outage): its caller reports it.
+    if (this.state !== 'opening') this.log.warn('pull-through fill failed', { key: this.spec.key, error: e.message });
     this.error = e;
     this.state = 'failed';
     this.leave(this); // before anyone wakes, so a retry starts a new fill

@@ -22,7 +22,7 @@ import type { DockerContent, Manifest } from '../content.js';
 import type { ManifestStore } from '../manifest-store.js';
 import type { Reference } from '../names.js';
 import { linkBlob } from '../layer-links.js';
-import { revisionKey } from '../layout.js';
+import { layerLinkKey, revisionKey } from '../layout.js';
 import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, bareType, metaOf, parseManifest } from '../manifest-parse.js';
 import { MAX_MANIFEST_BYTES } from '../manifests.js';
 import { readSmall } from './registry-client.js';
@@ -68,15 +68,28 @@ export function proxiedContent(ctx: Context, store: ManifestStore, hosted: Docke
   /** cache repo + tag → when the upstream last confirmed it */
   const validated = new Map<string, number>();
   const touched = new Map<string, number>();
+  /** client name → the cache repository whose upstream answered it last (tried first next time) */
+  const answered = new Map<string, string>();
 
-  /** Marks a cached manifest as used (gc keeps what was used within its age). */
-  function used(r: ProxyRoute, d: Digest): void {
-    const k = `${r.cache}@${d.value}`;
+  /** The routes of a name, the one that answered before first (a one-segment name's library/ route). */
+  function routes(name: string): ProxyRoute[] {
+    const all = routesFor(name, upstreams);
+    const hit = answered.get(name);
+    return hit === undefined ? all : [...all.filter((r) => r.cache === hit), ...all.filter((r) => r.cache !== hit)];
+  }
+
+  function remember(name: string, r: ProxyRoute): void {
+    if (answered.size > 100_000) answered.clear();
+    answered.set(name, r.cache);
+  }
+
+  /** Marks a cached entry (revision or blob link) as used: gc keeps what was used within its age. */
+  function used(key: string): void {
     const now = Date.now();
-    if ((touched.get(k) ?? 0) > now - TOUCH_EVERY_MS) return;
+    if ((touched.get(key) ?? 0) > now - TOUCH_EVERY_MS) return;
     if (touched.size > 100_000) touched.clear();
-    touched.set(k, now);
-    void ctx.storage.touch(revisionKey(r.cache, d)).catch(() => {});
+    touched.set(key, now);
+    void ctx.storage.touch(key).catch(() => {});
   }
 
   /** GET of a manifest from the route's upstream, verified and cached; null when it has none. */
@@ -148,21 +161,25 @@ export function proxiedContent(ctx: Context, store: ManifestStore, hosted: Docke
   async function manifest(name: string, ref: Reference): Promise<Manifest | null> {
     const own = await hosted.manifest(name, ref);
     if (own) return own;
-    const routes = routesFor(name, upstreams);
-    for (const r of routes) {
+    const candidates = routes(name);
+    for (const r of candidates) {
       const cached = await hosted.manifest(r.cache, ref);
       if (!cached) continue;
       const m = ref.kind === 'digest' ? cached : await revalidate(r, ref.tag, cached);
       if (m) {
-        used(r, m.digest);
+        used(revisionKey(r.cache, m.digest));
+        remember(name, r);
         return m;
       }
     }
     let failed: unknown = null;
-    for (const r of routes) {
+    for (const r of candidates) {
       try {
         const m = await fetchManifest(r, ref);
-        if (m) return m;
+        if (m) {
+          remember(name, r);
+          return m;
+        }
       } catch (e) {
         if (!(e instanceof UpstreamError)) throw e;
         failed = e;
@@ -210,13 +227,16 @@ export function proxiedContent(ctx: Context, store: ManifestStore, hosted: Docke
   async function blob(name: string, d: Digest, o?: { head?: boolean }): Promise<ObjectReader | null> {
     const own = await hosted.blob(name, d);
     if (own) return own;
-    const routes = routesFor(name, upstreams);
-    for (const r of routes) {
+    const candidates = routes(name);
+    for (const r of candidates) {
       const cached = await hosted.blob(r.cache, d);
-      if (cached) return cached;
+      if (cached) {
+        used(layerLinkKey(r.cache, d));
+        return cached;
+      }
     }
     let failed: unknown = null;
-    for (const r of routes) {
+    for (const r of candidates) {
       try {
         const got = await blobFrom(r, d, o?.head === true);
         if (got) return got;
@@ -232,7 +252,7 @@ export function proxiedContent(ctx: Context, store: ManifestStore, hosted: Docke
   async function tags(name: string, n: number, last?: string) {
     const own = await hosted.tags(name, n, last);
     if (own) return own;
-    for (const r of routesFor(name, upstreams)) {
+    for (const r of routes(name)) {
       const q = new URLSearchParams({ n: String(n) });
       if (last !== undefined) q.set('last', last);
       const res = await r.up.client.request(`/v2/${r.remote}/tags/list?${q}`, { scope: scopeOf(r) });
