@@ -28,6 +28,10 @@ export interface Settings {
   smallPushBytes: number;
   idleWaitMs: number;
   layerBytes: number;
+  /** pull-through scenario: layer size, concurrent cold pulls, upstream rate per stream */
+  proxyLayerBytes: number;
+  proxyClients: number;
+  proxyRateBps: number;
 }
 
 export const FULL: Settings = {
@@ -43,6 +47,9 @@ export const FULL: Settings = {
   smallPushBytes: 8 * MiB,
   idleWaitMs: 2000,
   layerBytes: 10 * MiB,
+  proxyLayerBytes: 100 * MiB,
+  proxyClients: 64,
+  proxyRateBps: 20_000_000,
 };
 
 export const QUICK: Settings = {
@@ -54,6 +61,8 @@ export const QUICK: Settings = {
   rssS: 3,
   bigPushBytes: 64 * MiB,
   idleWaitMs: 500,
+  proxyLayerBytes: 8 * MiB,
+  proxyClients: 8,
 };
 
 export interface BenchContext {
@@ -94,7 +103,7 @@ export interface Session {
 }
 
 let layerCache: { size: number; data: Buffer } | null = null;
-function layer(size: number): Buffer {
+export function layer(size: number): Buffer {
   if (!layerCache || layerCache.size !== size) layerCache = { size, data: generatedBuffer(7, size) };
   return layerCache.data;
 }

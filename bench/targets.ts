@@ -73,5 +73,10 @@ export function checkTargets(rows: Row[], ceilingRps: number | null, settings: S
   add('TLS: 10 MiB blob pull', 'within 15 % of plain HTTP', nora(rows, '9', 'mbps_kept'), (v) => `${fmt(v, 0)} % of http's MB/s`, (v) => v >= 85);
   add('web UI page, 10,000 tags', '< 100 ms', nora(rows, '10', 'worst_p50'), (v) => `${fmt(v, 1)} ms (slowest page's median)`, (v) => v < 100);
   add('web UI page size, 10,000 tags', '< 100 KB', nora(rows, '10', 'kb'), (v) => `${fmt(v, 1)} KB (largest page)`, (v) => v < 100);
+  const gets = nora(rows, '11', 'gets');
+  const late = nora(rows, '11', 'max');
+  const own = nora(rows, '11', 'upTtfb');
+  add('pull-through: concurrent cold pulls of one layer', 'exactly 1 upstream GET', gets, (v) => `${fmt(v, 0)}`, (v) => v === 1);
+  add('pull-through: every client\'s first byte', "within 100 ms of the upstream's", late !== null && own !== null ? late - own : null, (v) => `max ${fmt(v, 0)} ms later`, (v) => v <= 100);
   return checks;
 }

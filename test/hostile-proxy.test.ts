@@ -9,7 +9,7 @@ import http from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { startRegistry } from './helpers/registry.js';
-import { pullBlob } from './helpers/blob-pull.js';
+import { pullBlob } from '../bench/blob-pull.js';
 import { rawHttp } from './helpers/raw-http.js';
 import { snapshotTree, diffSnapshots } from './helpers/tree-snapshot.js';
 import { parseChallenges } from '../src/protocols/docker/proxy/challenge.js';

@@ -11,7 +11,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startRegistry, tempDir, CLI } from './helpers/registry.js';
 import { startDistribution } from './helpers/distribution.js';
-import { startPassThrough } from './helpers/pass-through.js';
+import { startPassThrough } from '../bench/pass-through.js';
 import { startTokenServer, tokenAuthYaml } from './helpers/token-server.js';
 import { buildOciImage } from './helpers/oci-image.js';
 

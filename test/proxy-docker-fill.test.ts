@@ -11,9 +11,9 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startRegistry, spawnRegistry, tempDir, type Running } from './helpers/registry.js';
 import { startDistribution } from './helpers/distribution.js';
-import { startPassThrough } from './helpers/pass-through.js';
+import { startPassThrough } from '../bench/pass-through.js';
 import { pushBlob } from './helpers/oci-push.js';
-import { pullBlob } from './helpers/blob-pull.js';
+import { pullBlob } from '../bench/blob-pull.js';
 import { parseDigest } from '../src/main/digest.js';
 import { blobKey } from '../src/main/storage/blobs.js';
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { startRegistry, tempDir, CLI, type Running } from './helpers/registry.js';
 import { parseDigest } from '../src/main/digest.js';
 import { startDistribution } from './helpers/distribution.js';
-import { startPassThrough } from './helpers/pass-through.js';
+import { startPassThrough } from '../bench/pass-through.js';
 import { buildOciImage } from './helpers/oci-image.js';
 import { pushImage, OCI_MANIFEST } from './helpers/oci-push.js';
 

@@ -17,7 +17,7 @@ import { MemoryDriver } from '../src/main/storage/drivers/memory.js';
 import type { StorageDriver } from '../src/main/storage/driver.js';
 import { parseDigest } from '../src/main/digest.js';
 import { Logger } from '../src/main/log.js';
-import { startPassThrough } from './helpers/pass-through.js';
+import { startPassThrough } from '../bench/pass-through.js';
 import { tempDir } from './helpers/registry.js';
 
 const MiB = 1 << 20;

@@ -8,6 +8,7 @@ import { startup } from './startup.js';
 import { npmPackument, npmTarball } from './npm-reads.js';
 import { tlsReads } from './tls.js';
 import { uiPages } from './ui-pages.js';
+import { proxyColdPulls } from './proxy-pulls.js';
 
 export const SCENARIOS: Scenario[] = [
   manifestAuth,
@@ -23,4 +24,5 @@ export const SCENARIOS: Scenario[] = [
   npmTarball,
   tlsReads,
   uiPages,
+  proxyColdPulls,
 ];

@@ -26,6 +26,7 @@ function configYaml(dataDir: string, port: number, opts: StartOptions): string {
     '  secret: bench-local-secret',
   ];
   if (opts.tls) lines.push('  tls:', `    certificate: ${JSON.stringify(opts.tls.cert)}`, `    key: ${JSON.stringify(opts.tls.key)}`);
+  if (opts.proxyUpstream) lines.push('proxy:', `  remoteurl: ${JSON.stringify(opts.proxyUpstream)}`);
   if (opts.auth) {
     lines.push('auth:', '  htpasswd:', '    realm: basic-realm', `    path: ${JSON.stringify(opts.creds.htpasswd)}`);
   }

@@ -39,6 +39,7 @@ export async function startNora(opts: StartOptions): Promise<RunningServer> {
   if (process.env.BENCH_RATE_LIMIT === 'on') {
     Object.assign(env, { NORA_RATE_LIMIT_ENABLED: 'true', NORA_RATE_LIMIT_GENERAL_RPS: '1000000', NORA_RATE_LIMIT_GENERAL_BURST: '1000000', NORA_RATE_LIMIT_UPLOAD_RPS: '1000000', NORA_RATE_LIMIT_UPLOAD_BURST: '1000000' });
   }
+  if (opts.proxyUpstream) env.NORA_DOCKER_PROXIES = opts.proxyUpstream;
   if (opts.tls) Object.assign(env, { NORA_TLS_CERT: opts.tls.cert, NORA_TLS_KEY: opts.tls.key });
   const args = [...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), ...(await startArgs())];
   const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;

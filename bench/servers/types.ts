@@ -25,6 +25,8 @@ export interface StartOptions {
   tls?: TlsFiles;
   /** directory for node --cpu-prof output (nora-ts only) */
   cpuProfDir?: string;
+  /** pull-through from this registry URL (nora-ts: NORA_DOCKER_PROXIES; distribution: proxy.remoteurl) */
+  proxyUpstream?: string;
 }
 
 export interface RunningServer {

@@ -59,6 +59,12 @@ export class BodyTooLarge extends Error {
 /** What sendFile reads from: a storage ObjectReader (a FileHandle fits too). */
 export interface PositionalReader {
   read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  /**
+   * A source still growing (a pull-through fill) resolves once `position` can
+   * be read: sendFile waits here before it takes a pooled buffer, so clients
+   * waiting on an upstream hold no buffer other downloads need.
+   */
+  available?(position: number): Promise<void>;
 }
 
 export interface FileSlice {

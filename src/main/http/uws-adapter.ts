@@ -200,6 +200,8 @@ export class UwsReply implements Reply {
     let headWritten = false;
     try {
       while (sent < length && !this.aborted) {
+        if (handle.available) await handle.available(start + sent);
+        if (this.aborted) break;
         // A buffer is held only while a chunk is read and handed to uWS, never
         // while the client is slow: memory follows reads in flight, not open
         // downloads. After backpressure the unsent rest is read again (from

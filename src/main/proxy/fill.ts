@@ -63,6 +63,8 @@ export interface FillResult {
 export interface FillReader extends ObjectReader {
   /** the upstream's response headers (content type, …) */
   readonly headers: IncomingHttpHeaders;
+  /** resolves once `position` can be read (sendFile waits here holding no buffer) */
+  available(position: number): Promise<void>;
 }
 
 /** The content did not match what it was checked against. */
@@ -221,6 +223,7 @@ class Fill {
       version: 'filling',
       headers: this.headers,
       read: (buffer, offset, length, position) => this.read(buffer, offset, length, position),
+      available: (position) => this.available(position),
       close: async () => {
         if (closed) return;
         closed = true;
@@ -230,18 +233,22 @@ class Fill {
     };
   }
 
+  /** Bytes below this may be read now; the last byte waits for the digest check and publish. */
+  private get readable(): number {
+    return this.state === 'done' ? this.size : Math.min(this.written, this.size - 1);
+  }
+
+  /** Resolves once `position` is readable, the fill failed (read throws then), or it lies past the end. */
+  private async available(position: number): Promise<void> {
+    while (this.state !== 'failed' && position < this.size && position >= this.readable) await this.pulse.promise;
+  }
+
   private async read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }> {
-    for (;;) {
-      if (this.state === 'failed') throw this.error!;
-      if (position >= this.size || length === 0) return { bytesRead: 0 };
-      // The last byte waits for the digest check and publish.
-      const readable = this.state === 'done' ? this.size : Math.min(this.written, this.size - 1);
-      if (position < readable) {
-        if (!this.tail) throw new Error('fill reader used after close');
-        return this.tail.read(buffer, offset, Math.min(length, readable - position), position);
-      }
-      await this.pulse.promise;
-    }
+    if (length === 0 || position >= this.size) return { bytesRead: 0 };
+    await this.available(position);
+    if (this.state === 'failed') throw this.error!;
+    if (!this.tail) throw new Error('fill reader used after close');
+    return this.tail.read(buffer, offset, Math.min(length, this.readable - position), position);
   }
 
   private release(): void {

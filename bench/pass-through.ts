@@ -1,7 +1,8 @@
 // A counting, throttling pass-through HTTP proxy on 127.0.0.1 in front of a
 // real upstream: counts requests and body bytes per "METHOD path", limits
 // each response stream's rate, and can cut a response mid-stream or refuse
-// connections (upstream down). Tests put it between nora-ts and the upstream.
+// connections (upstream down). Tests and bench scenario 10 put it between a
+// registry under test and its upstream.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -46,6 +47,12 @@ export async function startPassThrough(target: string, opts: { rate?: number } =
       res.writeHead(ur.statusCode ?? 502, ur.headers);
       let sent = 0;
       const started = Date.now();
+      // Paused for the client (drain) or for the rate limit: resume only when neither holds.
+      let draining = false;
+      let sleeping = false;
+      const resume = () => {
+        if (!draining && !sleeping) ur.resume();
+      };
       ur.on('data', (chunk: Buffer) => {
         if (kill && sent + chunk.length >= kill.after) {
           res.write(chunk.subarray(0, Math.max(0, kill.after - sent)));
@@ -55,15 +62,23 @@ export async function startPassThrough(target: string, opts: { rate?: number } =
         }
         sent += chunk.length;
         state.bytes += chunk.length;
-        if (!res.write(chunk)) {
+        if (!res.write(chunk) && !draining) {
+          draining = true;
           ur.pause();
-          res.once('drain', () => ur.resume());
+          res.once('drain', () => {
+            draining = false;
+            resume();
+          });
         }
-        if (state.rate > 0) {
+        if (state.rate > 0 && !sleeping) {
           const due = started + (sent / state.rate) * 1000 - Date.now();
           if (due > 0) {
+            sleeping = true;
             ur.pause();
-            setTimeout(() => ur.resume(), due);
+            setTimeout(() => {
+              sleeping = false;
+              resume();
+            }, due);
           }
         }
       });
