@@ -1,20 +1,37 @@
 // The seed's operation table, table-driven over real HTTP: anonymous_read on
 // and off × no credentials / read, write, admin tokens / an htpasswd user ×
-// pull, ping, push, delete on /v2/. A status other than 401/403/429 proves the
-// gate let the request through (a 404 for missing content still means "allowed").
+// pull, ping, push, delete on /v2/, and pulls through the pull-through cache
+// (a distribution upstream behind the prefix "hub"). A status other than
+// 401/403/429 proves the gate let the request through (a 404 for missing
+// content still means "allowed"); an allowed proxied pull must answer 200.
 import t from 'tap';
 import { basic, bearer, get, mint, startAuthRegistry, type AuthRegistry } from './helpers/auth.js';
 import { anonymousAllowed, allows, permits } from '../src/main/auth/policy.js';
 import type { Identity, Requirement } from '../src/main/auth/types.js';
 import { defaults } from '../src/main/config.js';
+import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { startDistribution } from './helpers/distribution.js';
+import { pushImage } from './helpers/oci-push.js';
+import { tempDir, type Running } from './helpers/registry.js';
 
 type Who = 'none' | 'read' | 'write' | 'admin' | 'htpasswd';
-type Op = 'ping' | 'pull' | 'blob' | 'tags' | 'catalog' | 'push' | 'delete';
+type Op = 'ping' | 'pull' | 'blob' | 'tags' | 'catalog' | 'push' | 'delete' | 'proxied-pull' | 'proxied-blob';
 const ALLOWED = 'allowed';
 type Want = typeof ALLOWED | 401 | 403;
 
 const ZERO = 'sha256:' + '0'.repeat(64);
+const upstreamDir = await tempDir('nora-auth-upstream-');
+const upstream = await startDistribution(join(upstreamDir, 'up'));
+t.teardown(async () => {
+  await upstream.stop();
+  await rm(upstreamDir, { recursive: true, force: true });
+});
+const proxied = await pushImage({ url: upstream.url } as Running, 'library/up', 'v1');
+const PROXY = { upstreams: [{ url: upstream.url, auth: '', prefix: 'hub', namespace: 'hub' }] };
 const OPS: Record<Op, [string, string]> = {
+  'proxied-pull': ['GET', '/v2/hub/library/up/manifests/v1'],
+  'proxied-blob': ['GET', `/v2/hub/library/up/blobs/${(proxied.doc as { config: { digest: string } }).config.digest}`],
   ping: ['GET', '/v2/'],
   pull: ['GET', '/v2/team/app/manifests/latest'],
   blob: ['HEAD', `/v2/team/app/blobs/${ZERO}`],
@@ -25,7 +42,7 @@ const OPS: Record<Op, [string, string]> = {
 };
 
 function expected(who: Who, op: Op, anonymousRead: boolean): Want {
-  const reads: Op[] = ['ping', 'pull', 'blob', 'tags', 'catalog'];
+  const reads: Op[] = ['ping', 'pull', 'blob', 'tags', 'catalog', 'proxied-pull', 'proxied-blob'];
   const isRead = reads.includes(op);
   if (who === 'none') {
     // anonymous pulls only with anonymous_read; the ping still challenges so `docker login`
@@ -49,7 +66,7 @@ async function credentials(r: AuthRegistry): Promise<Record<Who, string | undefi
 
 for (const anonymousRead of [false, true]) {
   t.test(`anonymous_read = ${anonymousRead}`, async (t) => {
-    const r = await startAuthRegistry({ anonymous_read: anonymousRead });
+    const r = await startAuthRegistry({ anonymous_read: anonymousRead }, undefined, PROXY);
     t.teardown(() => r.close());
     const creds = await credentials(r);
     for (const who of Object.keys(creds) as Who[]) {
@@ -58,7 +75,9 @@ for (const anonymousRead of [false, true]) {
         const res = await get(r.url + path, creds[who], method);
         const want = expected(who, op, anonymousRead);
         const label = `${who} ${op} (${method} ${path})`;
-        if (want === ALLOWED) {
+        if (want === ALLOWED && op.startsWith('proxied')) {
+          t.equal(res.status, 200, `${label} allowed and served from upstream`);
+        } else if (want === ALLOWED) {
           t.notOk([401, 403, 429].includes(res.status), `${label} allowed (got ${res.status})`);
         } else {
           t.equal(res.status, want, `${label} → ${want}`);

@@ -37,7 +37,11 @@ export interface AuthRegistry extends Running {
 }
 
 /** A registry with auth on, users admin/alice/bob (admin in admin_users) unless overridden. */
-export async function startAuthRegistry(auth: Partial<Config['auth']> = {}, users: Record<string, string> = USERS): Promise<AuthRegistry> {
+export async function startAuthRegistry(
+  auth: Partial<Config['auth']> = {},
+  users: Record<string, string> = USERS,
+  docker: Partial<Config['docker']> = {},
+): Promise<AuthRegistry> {
   const dir = await tempDir('nora-auth-');
   const htpasswd = await makeHtpasswd(dir, users);
   const logs: string[] = [];
@@ -46,6 +50,7 @@ export async function startAuthRegistry(auth: Partial<Config['auth']> = {}, user
     {
       auth: { enabled: true, htpasswd_file: htpasswd, admin_users: ['admin'], hash_workers: 2, ...auth },
       log: { level: 'info' },
+      docker,
     },
     dir,
   );
