@@ -135,24 +135,15 @@ t.test('nora gc --proxy-max-age-days: keeps cache used recently, drops the rest,
   // everything ten days old, except what `fresh` served since
   const tenDays = new Date(Date.now() - 10 * 86_400_000);
   const storage = join(dir, 'storage');
-  const age = async (p: string): Promise<void> => {
+  const setTimes = async (p: string, when: Date): Promise<void> => {
     for (const e of await readdir(p, { withFileTypes: true })) {
       const full = join(p, e.name);
-      if (e.isDirectory()) await age(full);
-      else await utimes(full, tenDays, tenDays);
+      if (e.isDirectory()) await setTimes(full, when);
+      else await utimes(full, when, when);
     }
   };
-  await age(storage);
-  const freshCache = join(storage, 'docker/_proxy/up/library/fresh');
-  const now = new Date();
-  const touchTree = async (p: string): Promise<void> => {
-    for (const e of await readdir(p, { withFileTypes: true })) {
-      const full = join(p, e.name);
-      if (e.isDirectory()) await touchTree(full);
-      else await utimes(full, now, now);
-    }
-  };
-  await touchTree(freshCache);
+  await setTimes(storage, tenDays);
+  await setTimes(join(storage, 'docker/_proxy/up/library/fresh'), new Date());
   const out = execFileSync(process.execPath, [CLI, 'gc', '--proxy-max-age-days', '7', '--grace-secs', '0'], {
     env: { ...process.env, NORA_STORAGE_PATH: storage, NORA_AUTH_TOKEN_STORAGE: join(dir, 'tokens') },
     encoding: 'utf8',

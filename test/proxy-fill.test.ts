@@ -10,7 +10,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { Fills, Upstream, UpstreamError, FillCorrupt, type FillReader } from '../src/main/proxy/index.js';
+import { Fills, Upstream, UpstreamError, FillCorrupt, type FillReader, type FillSpec } from '../src/main/proxy/index.js';
 import { Metrics } from '../src/main/metrics.js';
 import { LocalDriver } from '../src/main/storage/drivers/local.js';
 import { MemoryDriver } from '../src/main/storage/drivers/memory.js';
@@ -68,29 +68,35 @@ const drivers: [string, (t: Test) => Promise<StorageDriver>][] = [
   ['memory', async () => new MemoryDriver()],
 ];
 
+/** An upstream behind the pass-through, a driver, Fills, and a spec fetching `path` that counts publishes into `key`. */
+async function setup(t: Test, open: (t: Test) => Promise<StorageDriver>, key: string, path: string) {
+  const pt = await origin(t);
+  const storage = await open(t);
+  const metrics = new Metrics();
+  const up = new Upstream({ url: pt.url, connectTimeoutMs: 5000, readTimeoutMs: 5000, breaker: { enabled: false, threshold: 5, resetMs: 1000 }, metrics });
+  t.teardown(() => up.close());
+  const fills = new Fills(storage, new Logger('error'));
+  const state = { published: 0 };
+  const spec: FillSpec = {
+    key,
+    upstream: up,
+    expected: digest,
+    open: async (signal) => {
+      const res = await up.request(path, { signal });
+      if (res.status !== 200) throw new UpstreamError(up.label, `status ${res.status}`);
+      return res;
+    },
+    publish: async (w) => {
+      state.published++;
+      await w.commit(`blobs/${key}`);
+    },
+  };
+  return { pt, storage, metrics, fills, spec, state };
+}
+
 for (const [name, open] of drivers) {
   t.test(`${name}: 32 concurrent readers, one upstream GET, exact bytes; published once`, async (t) => {
-    const pt = await origin(t);
-    const storage = await open(t);
-    const metrics = new Metrics();
-    const up = new Upstream({ url: pt.url, connectTimeoutMs: 5000, readTimeoutMs: 5000, breaker: { enabled: false, threshold: 5, resetMs: 1000 }, metrics });
-    t.teardown(() => up.close());
-    const fills = new Fills(storage, new Logger('error'));
-    let published = 0;
-    const spec = {
-      key: 'k1',
-      upstream: up,
-      expected: digest,
-      open: async (signal: AbortSignal) => {
-        const res = await up.request('/blob', { signal });
-        if (res.status !== 200) throw new UpstreamError(up.label, `status ${res.status}`);
-        return res;
-      },
-      publish: async (w: import('../src/main/storage/driver.js').ObjectWriter) => {
-        published++;
-        await w.commit('blobs/x');
-      },
-    };
+    const { pt, storage, metrics, fills, spec, state } = await setup(t, open, 'k1', '/blob');
     const t0 = Date.now();
     // the first reader leaves after 1 MiB: the fill goes on
     const first = await fills.join(spec);
@@ -110,36 +116,21 @@ for (const [name, open] of drivers) {
     const all = await Promise.all(readers.map((r, i) => readAll(r, 64 * 1024, i % 4 === 0 ? 1 : 0)));
     t.ok(all.every((b) => b.equals(content)), 'every reader got the exact bytes');
     t.equal(pt.count('GET', '/blob'), 1, 'exactly one upstream GET');
-    t.equal(published, 1);
+    t.equal(state.published, 1);
     t.ok(pt.bytes <= content.length * 1.05, 'upstream bytes ≈ one copy');
-    t.same((await storage.get('blobs/x'))!.data.equals(content), true, 'stored bytes right');
+    t.same((await storage.get('blobs/k1'))!.data.equals(content), true, 'stored bytes right');
     t.match(metrics.render(), /nora_upstream_requests_total\{upstream="http:\/\/127\.0\.0\.1:\d+",status="200"\} 1/);
     t.notOk(fills.running('k1'), 'fill left the table');
   });
 
   t.test(`${name}: upstream killed mid-stream: every reader fails, nothing published, next join refetches`, async (t) => {
-    const pt = await origin(t);
-    const storage = await open(t);
-    const up = new Upstream({ url: pt.url, connectTimeoutMs: 5000, readTimeoutMs: 5000, breaker: { enabled: false, threshold: 5, resetMs: 1000 }, metrics: new Metrics() });
-    t.teardown(() => up.close());
-    const fills = new Fills(storage, new Logger('error'));
-    let published = 0;
-    const spec = {
-      key: 'k2',
-      upstream: up,
-      expected: digest,
-      open: (signal: AbortSignal) => up.request('/blob', { signal }),
-      publish: async (w: import('../src/main/storage/driver.js').ObjectWriter) => {
-        published++;
-        await w.commit('blobs/y');
-      },
-    };
+    const { pt, storage, fills, spec, state } = await setup(t, open, 'k2', '/blob');
     pt.killNext('/blob', 3 * MiB);
     const readers = await Promise.all(Array.from({ length: 8 }, () => fills.join(spec)));
     const results = await Promise.allSettled(readers.map((r) => readAll(r)));
     t.ok(results.every((r) => r.status === 'rejected'), 'every reader failed (no complete read)');
-    t.equal(published, 0, 'nothing published');
-    t.equal(await storage.stat('blobs/y'), null);
+    t.equal(state.published, 0, 'nothing published');
+    t.equal(await storage.stat('blobs/k2'), null);
     t.equal(await storage.sweep(0, { dryRun: true }), 0, 'the writer was cancelled');
     const again = await readAll(await fills.join(spec));
     t.ok(again.equals(content), 'the next join refetched and got the bytes');
@@ -147,22 +138,11 @@ for (const [name, open] of drivers) {
   });
 
   t.test(`${name}: wrong bytes: readers never get the last byte, nothing published`, async (t) => {
-    const pt = await origin(t);
-    const storage = await open(t);
-    const up = new Upstream({ url: pt.url, connectTimeoutMs: 5000, readTimeoutMs: 5000, breaker: { enabled: false, threshold: 5, resetMs: 1000 }, metrics: new Metrics() });
-    t.teardown(() => up.close());
-    const fills = new Fills(storage, new Logger('error'));
-    const spec = {
-      key: 'k3',
-      upstream: up,
-      expected: digest,
-      open: (signal: AbortSignal) => up.request('/bad', { signal }),
-      publish: async (w: import('../src/main/storage/driver.js').ObjectWriter) => w.commit('blobs/z'),
-    };
+    const { storage, fills, spec } = await setup(t, open, 'k3', '/bad');
     const readers = await Promise.all(Array.from({ length: 4 }, () => fills.join(spec)));
     const results = await Promise.allSettled(readers.map((r) => readAll(r)));
     t.ok(results.every((r) => r.status === 'rejected' && r.reason instanceof FillCorrupt), 'every reader failed with FillCorrupt');
-    t.equal(await storage.stat('blobs/z'), null, 'nothing published');
+    t.equal(await storage.stat('blobs/k3'), null, 'nothing published');
   });
 }
 

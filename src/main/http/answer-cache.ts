@@ -12,6 +12,7 @@
 import { LRUCache } from 'lru-cache';
 import { etagMatches } from './serve-object.js';
 import type { MemoryResponse, ReadView } from './types.js';
+import { SingleFlight } from '../single-flight.js';
 
 /** How long a document read from storage answers without being read again. */
 export const FRESH_MS = 1000;
@@ -59,7 +60,7 @@ export class AnswerCache<S> {
   /** per document and variant: the answer and the revision it was rendered from */
   private readonly answers: LRUCache<string, { rev: string; answer: Answer }>;
   /** document reads in progress, shared by the requests waiting on them */
-  private readonly reads = new Map<string, Promise<Loaded<S>>>();
+  private readonly reads = new SingleFlight<Loaded<S>>();
   /** bumped by every invalidation; a read begun before one must not be remembered */
   private generation = 0;
   private readonly freshMs: number;
@@ -100,19 +101,10 @@ export class AnswerCache<S> {
   invalidate(doc: string): void {
     this.generation++;
     this.docs.delete(doc);
-    this.reads.delete(doc);
+    this.reads.forget(doc);
   }
 
   private read(doc: string, load: () => Promise<Loaded<S>>): Promise<Loaded<S>> {
-    let p = this.reads.get(doc);
-    if (p === undefined) {
-      p = load();
-      const settled = () => {
-        if (this.reads.get(doc) === p) this.reads.delete(doc);
-      };
-      p.then(settled, settled);
-      this.reads.set(doc, p);
-    }
-    return p;
+    return this.reads.run(doc, load);
   }
 }

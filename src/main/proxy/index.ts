@@ -18,4 +18,4 @@ export { Upstream, UpstreamError, type UpstreamOptions, type RequestOptions, typ
 export { Fills, FillCorrupt, type FillSpec, type FillResult, type FillReader } from './fill.js';
 export { CircuitBreaker, type BreakerSettings, type BreakerState } from './breaker.js';
 export { breakerSettings } from './settings.js';
-export { SingleFlight } from './single-flight.js';
+export { SingleFlight } from '../single-flight.js';

@@ -1,6 +1,6 @@
-// Concurrent calls with one key share one run (manifest fetches, token
-// requests): a burst of cold pulls makes one upstream request, not one each.
-// The entry leaves when the run settles, so a failure is never cached.
+// Concurrent calls with one key share one run (document reads, manifest
+// fetches, token requests): a burst of cold pulls makes one upstream request,
+// not one each. The entry leaves when the run settles: a failure is never cached.
 export class SingleFlight<T> {
   private readonly running = new Map<string, Promise<T>>();
 
@@ -15,5 +15,10 @@ export class SingleFlight<T> {
       this.running.set(key, p);
     }
     return p;
+  }
+
+  /** Later calls start a new run (the one in progress read what a write just replaced). */
+  forget(key: string): void {
+    this.running.delete(key);
   }
 }
