@@ -43,6 +43,11 @@ export class CircuitBreaker {
     this.trial = false;
   }
 
+  /** A request we cancelled ourselves: no verdict, and a half-open breaker may try again. */
+  cancelled(): void {
+    this.trial = false;
+  }
+
   failure(): void {
     this.trial = false;
     this.failures++;

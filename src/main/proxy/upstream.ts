@@ -97,7 +97,9 @@ export class Upstream {
         if (settled) return;
         settled = true;
         this.metrics.error(kind);
-        this.breaker.failure();
+        // Our own abort (shutdown, a cancelled fill) says nothing about the upstream's health.
+        if (kind === 'aborted') this.breaker.cancelled();
+        else this.breaker.failure();
         reject(new UpstreamError(this.label, reason));
       };
       const req = mod.request(target, {
