@@ -130,3 +130,22 @@ t.test('a lying upstream never yields a wrong 200 and stores nothing', async (t)
   }
   t.same(asked, [], 'no hostile name reached the upstream');
 });
+
+t.test('a dead upstream opens the circuit breaker: fast 503 + Retry-After, state on /metrics', async (t) => {
+  const r = await startRegistry({
+    docker: { upstreams: [{ url: 'http://127.0.0.1:9', auth: '', prefix: '', namespace: 'dead' }] },
+    circuit_breaker: { enabled: true, failure_threshold: 2, reset_timeout: 60 },
+  });
+  t.teardown(() => r.close());
+  for (let i = 0; i < 2; i++) {
+    const res = await fetch(`${r.url}/v2/team/app/manifests/v1`);
+    t.equal(res.status, 503, `failure ${i + 1}: 503`);
+    await res.arrayBuffer();
+  }
+  const open = await fetch(`${r.url}/v2/team/app/manifests/v1`);
+  const body = (await open.json()) as { errors: { code: string; message: string }[] };
+  t.equal(open.status, 503);
+  t.match(body.errors[0]!.message, /circuit breaker open/);
+  t.ok(Number(open.headers.get('retry-after')) > 30, 'Retry-After until the breaker lets a trial through');
+  t.match(await (await fetch(`${r.url}/metrics`)).text(), /nora_upstream_breaker_state\{upstream="http:\/\/127\.0\.0\.1:9"\} 1/);
+});
