@@ -46,10 +46,8 @@ export function pullBlob(url: string, opts: { abortAfter?: number; headers?: Rec
         done(res.complete ? undefined : 'incomplete');
       });
       res.on('error', (e) => done(e.message));
-      res.on('aborted', () => done('aborted'));
+      res.on('aborted', () => setImmediate(() => done('aborted'))); // the socket's own error, when it has one, first
     });
-    req.on('error', (e) => {
-      if (out.status === 0) done(e.message);
-    });
+    req.on('error', (e) => done(e.message));
   });
 }

@@ -116,6 +116,8 @@ export class UwsReply implements Reply {
   private resolveFinished!: () => void;
   /** wakes a download waiting for the socket when the client goes away */
   private wakeOnAbort: (() => void) | null = null;
+  /** resolves the download waiting for the socket to drain */
+  private wakeOnWritable: (() => void) | null = null;
 
   constructor(
     private readonly res: HttpResponse,
@@ -196,6 +198,18 @@ export class UwsReply implements Reply {
       return;
     }
     this.started = true;
+    // Registered before the first write, not at the first refused one: uWS
+    // clears its 10 s timer on a writable event only when a handler exists.
+    // Without one, a cork buffer that could not be flushed at once (small
+    // writes: a client at the front of a pull-through fill) arms that timer on
+    // drain, and writes that succeed never clear it: the download is cut
+    // mid-stream after 10 s however fast it flows.
+    this.res.onWritable(() => {
+      const wake = this.wakeOnWritable;
+      this.wakeOnWritable = null;
+      wake?.();
+      return true;
+    });
     let sent = 0;
     let headWritten = false;
     try {
@@ -250,10 +264,7 @@ export class UwsReply implements Reply {
   private writable(): Promise<void> {
     return new Promise((resolve) => {
       this.wakeOnAbort = resolve;
-      this.res.onWritable(() => {
-        resolve();
-        return true;
-      });
+      this.wakeOnWritable = resolve;
     });
   }
 }
