@@ -7,7 +7,8 @@
 // docker_anon_pull opens the ping). A refusal is 401 without (valid)
 // credentials, 403 with too small a role, in the format's own error shape.
 // The auth gate's existing tests cover the /v2/ core routes; this adds npm,
-// PyPI, Cargo, raw files, Maven, the token API, system paths and every Docker route. Afterwards the
+// PyPI, Cargo, raw files, Maven, the token API, system paths and every Docker route,
+// pulls through the pull-through cache included (a distribution upstream behind the prefix hub). Afterwards the
 // captured log and every response body are searched for the secrets used.
 // The token API takes its credentials in the body: a second table sends each
 // kind of caller there (htpasswd password, read/write/admin token as the
@@ -27,6 +28,20 @@ import { diffSnapshots, snapshotTree } from './helpers/tree-snapshot.js';
 import { tokenId } from '../src/main/auth/token-format.js';
 import { Issuer } from './helpers/oidc-issuer.js';
 import type { OidcConfig } from '../src/main/auth/oidc-config.js';
+import { rm } from 'node:fs/promises';
+import { startDistribution } from './helpers/distribution.js';
+import { pushImage } from './helpers/oci-push.js';
+import { tempDir, type Running } from './helpers/registry.js';
+
+const upstreamDir = await tempDir('nora-table-upstream-');
+const upstream = await startDistribution(join(upstreamDir, 'up'));
+t.teardown(async () => {
+  await upstream.stop();
+  await rm(upstreamDir, { recursive: true, force: true });
+});
+const proxiedImage = await pushImage({ url: upstream.url } as Running, 'library/up', 'v1');
+const proxiedConfig = (proxiedImage.doc as { config: { digest: string } }).config.digest;
+const PROXY = { upstreams: [{ url: upstream.url, auth: '', prefix: 'hub', namespace: 'hub' }] };
 
 type Need = 'public' | 'read' | 'write' | 'admin';
 type Who = 'none' | 'read' | 'write' | 'admin' | 'htpasswd' | 'htpasswd-admin' | 'oidc-read' | 'oidc-write' | 'bad-password' | 'bad-token';
@@ -140,6 +155,11 @@ const ROUTES: Route[] = [
   r('raw', 'HEAD', '/raw/dir/file.txt', 'read'),
   r('raw', 'PUT', '/raw/dir/file.txt', 'write', 'x'),
   r('raw', 'DELETE', '/raw/dir/file.txt', 'write'),
+  // pulls through the pull-through cache (a distribution upstream behind the prefix hub)
+  r('docker', 'GET', '/v2/hub/library/up/manifests/v1', 'read'),
+  r('docker', 'HEAD', '/v2/hub/library/up/manifests/v1', 'read'),
+  r('docker', 'GET', `/v2/hub/library/up/blobs/${proxiedConfig}`, 'read'),
+  r('docker', 'HEAD', `/v2/hub/library/up/blobs/${Z}`, 'read'),
 ];
 
 interface Variant {
@@ -196,7 +216,7 @@ for (const v of VARIANTS) {
       docker_anon_pull: v.docker_anon_pull,
       public_metrics: false,
       oidc: oidcConfig(issuer.url),
-    });
+    }, undefined, PROXY);
     t.teardown(() => reg.close());
     const tokens = {
       read: await mint(reg.url, 'alice', USERS.alice, 'read'),
