@@ -8,6 +8,7 @@ import { mintToken } from '../registry-client.js';
 import { createNpmUser, NPM_ABBREVIATED, seedPackage } from '../npm-client.js';
 import { withServer, type BenchContext, type Scenario } from '../scenario.js';
 import { MANIFEST_METRICS } from './manifest-get.js';
+import { readCpuMicros } from '../procfs.js';
 import { basicAuth, type ServerName } from '../servers/index.js';
 
 const CONNECTIONS = 64;
@@ -37,9 +38,11 @@ function npmScenario(id: string, what: 'packument' | 'tarball'): Scenario {
         const url = server.url + (what === 'packument' ? seeded.packumentPath : seeded.tarballPath);
         const base = { url, connections: CONNECTIONS, threads: ctx.settings.threads, headers };
         await runWrk({ ...base, durationS: ctx.settings.warmupS });
+        const cpuBefore = await readCpuMicros(server.pid);
         const r = await runWrk({ ...base, durationS: ctx.settings.manifestS });
+        const cpu = (await readCpuMicros(server.pid)) - cpuBefore;
         assertClean(r, `npm ${what} GET`);
-        return { rps: r.rps, p50: r.p50Ms, p99: r.p99Ms };
+        return { rps: r.rps, p50: r.p50Ms, p99: r.p99Ms, cpu: cpu / r.requests };
       }),
   };
 }
