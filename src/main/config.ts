@@ -68,7 +68,31 @@ export interface Config {
   raw: { enabled: boolean; max_file_size: number; cache_control: string };
   maven: { enabled: boolean; checksum_verify: boolean; immutable_releases: boolean };
   circuit_breaker: { enabled: boolean; failure_threshold: number; reset_timeout: number };
+  npm: {
+    /** upstream registry URL; '' = hosted only (the default, unlike NORA's npmjs) */
+    proxy: string;
+    proxy_auth: string;
+    proxy_timeout: number;
+    /** seconds a cached packument answers before it is revalidated; -1 forever, 0 always */
+    metadata_ttl: number;
+    serve_stale: boolean;
+    revalidate: boolean;
+  };
+  pypi: {
+    /** one upstream simple index, used when `proxies` is empty; '' = none */
+    proxy: string;
+    proxy_auth: string;
+    /** upstream simple indexes, tried in order */
+    proxies: Upstream[];
+    proxy_timeout: number;
+  };
   log: { level: LogLevel };
+}
+
+/** An upstream index: its URL and optional `user:pass` credentials. */
+export interface Upstream {
+  url: string;
+  auth: string;
 }
 
 export class ConfigError extends Error {
@@ -177,6 +201,26 @@ const SCHEMA: Record<string, Record<string, KeySpec>> = {
     checksum_verify: { kind: 'bool', env: 'NORA_MAVEN_CHECKSUM_VERIFY' },
     immutable_releases: { kind: 'bool', env: 'NORA_MAVEN_IMMUTABLE_RELEASES' },
   },
+  npm: {
+    proxy: { kind: 'string', env: 'NORA_NPM_PROXY', check: checkUrl },
+    proxy_auth: { kind: 'string', env: 'NORA_NPM_PROXY_AUTH', secret: true },
+    proxy_timeout: { kind: 'int', env: 'NORA_NPM_PROXY_TIMEOUT', min: 1, max: 3600 },
+    metadata_ttl: { kind: 'int', env: 'NORA_NPM_METADATA_TTL', min: -1, max: 365 * 86400 },
+    serve_stale: { kind: 'bool', env: 'NORA_NPM_SERVE_STALE' },
+    revalidate: { kind: 'bool', env: 'NORA_NPM_REVALIDATE' },
+  },
+  pypi: {
+    proxy: { kind: 'string', env: 'NORA_PYPI_PROXY', check: checkUrl },
+    proxy_auth: { kind: 'string', env: 'NORA_PYPI_PROXY_AUTH', secret: true },
+    proxies: {
+      kind: 'custom',
+      env: 'NORA_PYPI_PROXIES',
+      parse: parseUpstreamList,
+      describe: (v) => JSON.stringify((v as Upstream[]).map((u) => ({ url: u.url, auth: u.auth && '********' }))),
+      check: (v) => (v as Upstream[]).map((u) => checkUrl(u.url)).find(Boolean),
+    },
+    proxy_timeout: { kind: 'int', env: 'NORA_PYPI_PROXY_TIMEOUT', min: 1, max: 3600 },
+  },
   log: {
     level: { kind: 'enum', env: 'NORA_LOG_LEVEL', values: ['debug', 'info', 'warn', 'error'] },
   },
@@ -229,6 +273,8 @@ export function defaults(cores = 2): Config {
     raw: { enabled: true, max_file_size: 100 * 1024 * 1024, cache_control: 'no-cache' },
     maven: { enabled: true, checksum_verify: true, immutable_releases: true },
     circuit_breaker: { enabled: false, failure_threshold: 5, reset_timeout: 30 },
+    npm: { proxy: '', proxy_auth: '', proxy_timeout: 30, metadata_ttl: 300, serve_stale: true, revalidate: true },
+    pypi: { proxy: '', proxy_auth: '', proxies: [], proxy_timeout: 30 },
     log: { level: 'info' },
   };
 }
@@ -286,6 +332,29 @@ function coerce(key: string, spec: KeySpec, raw: unknown, fromEnv: boolean): unk
       throw new ConfigError(key, `expected a list of strings, got ${show(raw)}`);
     }
   }
+}
+
+/** NORA's upstream lists: `"url|user:pass,url2"` in env; `"url"` or `{ url, auth }` entries in the file. Throws the problem. */
+function parseUpstreamList(raw: unknown, fromEnv: boolean): Upstream[] {
+  if (fromEnv && typeof raw === 'string') {
+    return raw.split(',').map((s) => s.trim()).filter(Boolean).map((entry) => {
+      const i = entry.indexOf('|');
+      return i < 0 ? { url: entry, auth: '' } : { url: entry.slice(0, i), auth: entry.slice(i + 1) };
+    });
+  }
+  if (!Array.isArray(raw)) throw `expected a list of URLs or { url, auth } tables, got ${show(raw)}`;
+  return raw.map((e, i) => {
+    if (typeof e === 'string') return { url: e, auth: '' };
+    if (e && typeof e === 'object' && !Array.isArray(e)) {
+      const { url, auth, ...rest } = e as Record<string, unknown>;
+      const extra = Object.keys(rest)[0];
+      if (extra !== undefined) throw `entry ${i + 1}: unknown key ${extra} (expected url, auth)`;
+      if (typeof url !== 'string') throw `entry ${i + 1}: url must be a string`;
+      if (auth !== undefined && typeof auth !== 'string') throw `entry ${i + 1}: auth must be a string`;
+      return { url, auth: auth ?? '' };
+    }
+    throw `entry ${i + 1}: expected a URL or a { url, auth } table, got ${show(e)}`;
+  });
 }
 
 function typeName(v: unknown): string {
@@ -416,6 +485,12 @@ export function publicUrl(c: Config): string {
   if (c.server.public_url) return c.server.public_url;
   const h = c.server.host.includes(':') ? `[${c.server.host}]` : c.server.host;
   return `${tlsEnabled(c) ? 'https' : 'http'}://${h}:${c.server.port}`;
+}
+
+/** The upstreams PyPI reads through, in order: `pypi.proxies`, else `pypi.proxy` when set. */
+export function pypiUpstreams(c: Config): Upstream[] {
+  if (c.pypi.proxies.length > 0) return c.pypi.proxies;
+  return c.pypi.proxy ? [{ url: c.pypi.proxy, auth: c.pypi.proxy_auth }] : [];
 }
 
 /** The effective configuration as TOML-ish text, secrets masked (for `nora config`). */

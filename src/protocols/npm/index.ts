@@ -11,6 +11,7 @@ import { parseName } from './names.js';
 import { fromNpmClient, parseRoute, underPrefix, type Route } from './routes.js';
 import { NpmStore } from './store.js';
 import { hostedNpmContent } from './content.js';
+import { proxiedNpmContent } from './proxy.js';
 import { createPackuments } from './packument.js';
 import { createPublish } from './publish.js';
 import { createUpdate } from './update.js';
@@ -57,8 +58,9 @@ export function npmAccess(req: Req): Requirement {
 
 export function npmProtocol(ctx: Context): Protocol {
   const store = new NpmStore(ctx);
-  // Reads go through the content seam: a pull-through cache wraps it here.
-  const content = hostedNpmContent(ctx, store);
+  // Reads go through the content seam; with npm.proxy set, the pull-through cache wraps it.
+  const hosted = hostedNpmContent(ctx, store);
+  const content = ctx.config.npm.proxy ? proxiedNpmContent(ctx, hosted) : hosted;
   const packuments = createPackuments(ctx, content, store);
   const publish = createPublish(ctx, store);
   const update = createUpdate(store);
