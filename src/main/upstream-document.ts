@@ -96,6 +96,6 @@ function describe(e: unknown): string {
 }
 
 /** The answer when an upstream failed and nothing is cached: 503 with Retry-After, which npm and pip retry (a 404 they would not). */
-export function upstreamUnavailable(what: string, upstream: string, reason: string): HttpError {
-  return new HttpError('UNAVAILABLE', `${what}: upstream ${safeUrl(upstream)} unavailable (${reason})`, { headers: { 'Retry-After': '10' } });
+export function upstreamUnavailable(what: string, detail: string): HttpError {
+  return new HttpError('UNAVAILABLE', `${what}: upstream unavailable (${detail})`, { headers: { 'Retry-After': '10' } });
 }

@@ -8,6 +8,8 @@ import { HttpError, methodNotAllowed } from '../../main/errors.js';
 import { renderPypiError } from './errors.js';
 import { PypiStore } from './store.js';
 import { hostedPypiContent } from './content.js';
+import { proxiedPypiContent } from './proxy.js';
+import { pypiUpstreams } from '../../main/config.js';
 import { createUpload } from './upload.js';
 import { createSimpleIndex } from './simple-index.js';
 import { createFiles } from './files.js';
@@ -41,8 +43,9 @@ function requirement(req: Req): Requirement {
 
 export function pypiProtocol(ctx: Context): Protocol {
   const store = new PypiStore(ctx);
-  // Reads go through the content seam: a pull-through cache wraps it here.
-  const content = hostedPypiContent(ctx, store);
+  // Reads go through the content seam; with upstream indexes configured, the pull-through cache wraps it.
+  const hosted = hostedPypiContent(ctx, store);
+  const content = pypiUpstreams(ctx.config).length > 0 ? proxiedPypiContent(ctx, hosted) : hosted;
   const upload = createUpload(ctx, store);
   const index = createSimpleIndex(ctx, store, content);
   const files = createFiles(ctx, content);

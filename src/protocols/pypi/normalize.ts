@@ -36,23 +36,29 @@ export function filenameProblem(filename: string): string | null {
 }
 
 /**
- * Whether `filename` is a distribution of project `norm` at `version`:
- * wheels are `{name}-{version}(-{build})?-{py}-{abi}-{platform}.whl`, the rest
+ * The version a distribution file of project `norm` names, or null when the
+ * file is not one of `norm`'s: wheels are
+ * `{name}-{version}(-{build})?-{py}-{abi}-{platform}.whl`, eggs
+ * `{name}-{version}(-{pyver}(-{platform})?)?.egg`, the rest
  * `{name}-{version}.{ext}` (older tools keep the name's own spelling).
  */
-export function belongsTo(filename: string, norm: string, version: string): boolean {
-  const ext = extensionOf(filename)!;
+export function versionIn(filename: string, norm: string): string | null {
+  const ext = extensionOf(filename);
+  if (!ext) return null;
   const stem = filename.slice(0, filename.length - ext.length);
-  const v = normalize(version);
-  if (ext === '.whl') {
+  if (ext === '.whl' || ext === '.egg') {
     const parts = stem.split('-');
-    if (parts.length !== 5 && parts.length !== 6) return false;
-    return normalize(parts[0]!) === norm && normalize(parts[1]!) === v;
+    const ok = ext === '.whl' ? parts.length === 5 || parts.length === 6 : parts.length >= 2;
+    return ok && normalize(parts[0]!) === norm && parts[1] ? parts[1] : null;
   }
-  if (ext === '.egg') {
-    // {name}-{version}(-{pyver}(-{platform})?)?.egg
-    const parts = stem.split('-');
-    return parts.length >= 2 && normalize(parts[0]!) === norm && normalize(parts[1]!) === v;
+  for (let i = stem.indexOf('-'); i > 0; i = stem.indexOf('-', i + 1)) {
+    if (normalize(stem.slice(0, i)) === norm) return stem.slice(i + 1) || null;
   }
-  return normalize(stem) === `${norm}-${v}`;
+  return null;
+}
+
+/** Whether `filename` is a distribution of project `norm` at `version`. */
+export function belongsTo(filename: string, norm: string, version: string): boolean {
+  const v = versionIn(filename, norm);
+  return v !== null && normalize(v) === normalize(version);
 }
