@@ -1,10 +1,21 @@
 // A counting, throttling pass-through HTTP proxy on 127.0.0.1 in front of a
 // real upstream: counts requests and body bytes per "METHOD path", limits
 // each response stream's rate, and can cut a response mid-stream or refuse
-// connections (upstream down). Tests and bench scenario 10 put it between a
-// registry under test and its upstream.
-import http from 'node:http';
+// connections (upstream down), answer a fixed status (upstream failing), or
+// replace one path's body (a tampered file); it records each request's
+// headers and the status it got (conditional requests, 304s). Tests and bench
+// scenario 10 put it between a registry under test and its upstream.
+import http, { type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+
+export interface Seen {
+  method: string;
+  /** with the query */
+  path: string;
+  /** what nora-ts got: the upstream's status, or the one played; 0 for a reset */
+  status: number;
+  headers: IncomingHttpHeaders;
+}
 
 export interface PassThrough {
   url: string;
@@ -20,6 +31,12 @@ export interface PassThrough {
   killNext(match: string, after: number): void;
   /** answer every request by destroying the socket (upstream down) */
   down: boolean;
+  /** answer every request with this status instead of forwarding (0 = forward) */
+  status: number;
+  /** path (with query) → body sent instead of the upstream's 200 body (Content-Length adjusted) */
+  replace: Map<string, Buffer>;
+  /** every request, in order */
+  seen: Seen[];
   close(): Promise<void>;
 }
 
@@ -31,10 +48,20 @@ export async function startPassThrough(target: string, opts: { rate?: number } =
     bytes: 0,
     rate: opts.rate ?? 0,
     down: false,
+    status: 0,
+    replace: new Map<string, Buffer>(),
+    seen: [] as Seen[],
   };
   const server = http.createServer((req, res) => {
+    const record = (status: number) => state.seen.push({ method: req.method ?? '', path: req.url ?? '/', status, headers: req.headers });
     if (state.down) {
+      record(0);
       req.socket.destroy();
+      return;
+    }
+    if (state.status) {
+      record(state.status);
+      res.writeHead(state.status, { 'content-type': 'text/plain' }).end('upstream trouble\n');
       return;
     }
     const path = (req.url ?? '/').split('?')[0]!;
@@ -44,6 +71,13 @@ export async function startPassThrough(target: string, opts: { rate?: number } =
     const kill = ki >= 0 ? kills.splice(ki, 1)[0]! : null;
     const headers = { ...req.headers, host: t.host };
     const up = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers }, (ur) => {
+      record(ur.statusCode ?? 0);
+      const swap = state.replace.get(req.url ?? '/');
+      if (swap && ur.statusCode === 200) {
+        ur.resume();
+        res.writeHead(200, { ...ur.headers, 'content-length': String(swap.length) }).end(swap);
+        return;
+      }
       res.writeHead(ur.statusCode ?? 502, ur.headers);
       let sent = 0;
       const started = Date.now();

@@ -1,20 +1,30 @@
-// Upstream documents (npm packuments, PyPI project pages) cached in storage
-// for a pull-through format: one object per document with the upstream's
-// validators, fresh for a TTL, then revalidated with If-None-Match /
-// If-Modified-Since; one upstream request per document at a time however
-// many clients wait. Upstreams are tried in order: the first that has the
-// document answers. When every upstream that could have it failed, the cached
-// copy answers (serve_stale); with nothing cached the error is a 503, never a
-// 404: npm and pip give up on a 404 (and pip caches it), they retry a 503.
-// The format parses the upstream body into what it serves (`parse`), so a
-// document is checked once, when it arrives, never when it is read.
+// The pull-through cache of the package formats (npm packuments and
+// tarballs, PyPI project pages and files), on the proxy core (main/proxy/:
+// upstream client with breaker and metrics, single-flight fills).
+//
+// Documents: one storage object per document with the upstream's validators,
+// fresh for a TTL, then revalidated with If-None-Match / If-Modified-Since;
+// one upstream request per document at a time however many clients wait.
+// Upstreams are tried in order: the first that has the document answers.
+// When every upstream that could have it failed, the cached copy answers
+// (serve_stale); with nothing cached the error is a 503, never a 404: npm and
+// pip give up on a 404 (and pip caches it), they retry a 503. The format
+// parses the upstream body into what it serves (`parse`), so a document is
+// checked once, when it arrives, never when it is read.
+//
+// Files: a blob by the digest the document gave (sha512 integrity, sha256),
+// served from the blob store when present, else through one fill per digest
+// that every client streams from, published only when the digest matches.
 import { createHash } from 'node:crypto';
 import type { Context } from './protocol.js';
-import type { Upstream } from './config.js';
-import { fetchUpstreamDocument, safeUrl, upstreamUnavailable } from './upstream-document.js';
+import type { Upstream as UpstreamConfig } from './config.js';
+import type { Digest } from './digest.js';
+import type { ObjectReader } from './storage/driver.js';
+import { HttpError } from './errors.js';
+import { Fills, SingleFlight, Upstream, UpstreamError, breakerSettings, readSmall } from './proxy/index.js';
 
 export interface Cached<T> {
-  /** the upstream that answered */
+  /** base URL of the upstream that answered */
   upstream: string;
   etag?: string;
   lastModified?: string;
@@ -39,16 +49,17 @@ export interface Fetched<T> {
 }
 
 export interface UpstreamCacheOptions<T> {
-  /** format label in logs and errors, e.g. "npm" */
+  /** format label in logs and storage writers, e.g. "npm" */
   format: string;
-  upstreams: Upstream[];
+  upstreams: UpstreamConfig[];
+  /** connect + headers, and the longest silence in a body, seconds */
+  timeoutSecs: number;
   /** storage key of a document */
   key(name: string): string;
-  /** the document's URL on an upstream whose URL ends with '/' */
+  /** the document's URL on an upstream whose base URL ends with '/' */
   url(base: URL, name: string): string;
   accept: string;
   maxBytes: number;
-  timeoutMs: number;
   /** how long a cached copy answers unasked; < 0 forever */
   ttlMs: number;
   serveStale: boolean;
@@ -60,17 +71,38 @@ export interface UpstreamCacheOptions<T> {
   what(name: string): string;
 }
 
+interface Source {
+  base: URL;
+  client: Upstream;
+  /** Basic credentials, for the upstream's own origin only */
+  authorization: string | undefined;
+}
+
 const withSlash = (u: string) => new URL(u.endsWith('/') ? u : `${u}/`);
 
 export class UpstreamCache<T> {
-  private readonly inflight = new Map<string, Promise<Cached<T> | null>>();
-  private readonly bases: { base: URL; auth: string }[];
+  private readonly flights = new SingleFlight<Cached<T> | null>();
+  private readonly sources: Source[];
+  private readonly fills: Fills;
 
   constructor(
     private readonly ctx: Context,
     private readonly o: UpstreamCacheOptions<T>,
   ) {
-    this.bases = o.upstreams.map((u) => ({ base: withSlash(u.url), auth: u.auth }));
+    this.fills = new Fills(ctx.storage, ctx.log);
+    this.sources = o.upstreams.map((u) => {
+      const base = withSlash(u.url);
+      // The metrics label is the URL without credentials (a path tells two indexes on one host apart).
+      const client = new Upstream({
+        url: base.href,
+        label: `${base.origin}${base.pathname}`,
+        connectTimeoutMs: o.timeoutSecs * 1000,
+        readTimeoutMs: o.timeoutSecs * 1000,
+        breaker: breakerSettings(ctx.config),
+        metrics: ctx.metrics,
+      });
+      return { base, client, authorization: u.auth ? `Basic ${Buffer.from(u.auth).toString('base64')}` : undefined };
+    });
   }
 
   /** The cached copy without asking any upstream, or null. */
@@ -87,68 +119,98 @@ export class UpstreamCache<T> {
 
   /** The document as the upstreams have it: the cached copy while fresh, else revalidated; null when no upstream has it. */
   current(name: string): Promise<Cached<T> | null> {
-    let p = this.inflight.get(name);
-    if (p === undefined) {
-      p = this.stored(name).then((c) => (c && this.fresh(c) ? c : this.refresh(name, c)));
-      const settled = () => {
-        if (this.inflight.get(name) === p) this.inflight.delete(name);
-      };
-      p.then(settled, settled);
-      this.inflight.set(name, p);
-    }
-    return p;
+    return this.flights.run(name, async () => {
+      const c = await this.stored(name);
+      return c && this.fresh(c) ? c : this.refresh(name, c);
+    });
+  }
+
+  /**
+   * The file with digest `d` that document `doc` (from `cached.upstream`)
+   * links at `url`: from the blob store, else through the digest's one fill.
+   */
+  async file(d: Digest, cached: Cached<T>, url: string, what: string): Promise<ObjectReader> {
+    const own = await this.ctx.blobs.open(d);
+    if (own) return own;
+    const src = this.sources.find((s) => s.base.href === cached.upstream) ?? this.sources[0]!;
+    return this.fills.join({
+      key: `${this.o.format}:${d.value}`,
+      upstream: src.client,
+      expected: d,
+      tag: `proxy-${this.o.format}`,
+      open: async (signal) => {
+        const res = await src.client.request(url, { headers: this.headers(src, url, '*/*'), signal });
+        if (res.status === 200) return res;
+        res.discard();
+        if (res.status === 404 || res.status === 410) throw new HttpError('NOT_FOUND', `${what} not found upstream`);
+        throw new UpstreamError(src.client.label, `${what}: answered ${res.status}`, res.status);
+      },
+      publish: async (writer) => {
+        await this.ctx.blobs.adopt(writer, d);
+      },
+    });
+  }
+
+  /** Stops fills (their clients are cut, nothing is published) and closes connections. */
+  close(): void {
+    this.fills.close();
+    for (const s of this.sources) s.client.close();
   }
 
   private fresh(c: Cached<T>): boolean {
     return this.o.ttlMs < 0 || Date.now() - c.checked < this.o.ttlMs;
   }
 
+  /** Credentials only to the upstream's own origin (a file may live on a CDN), and nothing of the client's. */
+  private headers(src: Source, url: string, accept: string): Record<string, string> {
+    const h: Record<string, string> = { accept, 'user-agent': `nora-ts/${this.ctx.version}` };
+    if (src.authorization && new URL(url).origin === src.base.origin) h.authorization = src.authorization;
+    return h;
+  }
+
   private async refresh(name: string, cached: Cached<T> | null): Promise<Cached<T> | null> {
-    const failures: string[] = [];
-    for (const { base, auth } of this.bases) {
-      const url = this.o.url(base, name);
-      const same = cached?.upstream === base.href && this.o.revalidate;
-      const got = await fetchUpstreamDocument({
-        url,
-        auth,
-        origin: base.origin,
-        accept: this.o.accept,
-        timeoutMs: this.o.timeoutMs,
-        maxBytes: this.o.maxBytes,
-        etag: same ? cached.etag : undefined,
-        lastModified: same ? cached.lastModified : undefined,
-        userAgent: `nora-ts/${this.ctx.version}`,
-      });
-      if (got.kind === 'absent') continue;
-      if (got.kind === 'failed') {
-        failures.push(`${safeUrl(url)}: ${got.reason}`);
-        continue;
-      }
-      if (got.kind === 'not-modified') {
-        if (!cached || !same) {
-          failures.push(`${safeUrl(url)}: 304 to an unconditional request`);
+    const failures: UpstreamError[] = [];
+    for (const src of this.sources) {
+      const url = this.o.url(src.base, name);
+      const same = cached?.upstream === src.base.href && this.o.revalidate;
+      const headers = this.headers(src, url, this.o.accept);
+      if (same && cached.etag) headers['if-none-match'] = cached.etag;
+      if (same && cached.lastModified) headers['if-modified-since'] = cached.lastModified;
+      try {
+        const res = await src.client.request(url, { headers });
+        if (res.status === 404 || res.status === 410) {
+          res.discard();
           continue;
         }
-        return this.save(name, { ...cached, checked: Date.now() });
+        if (res.status === 304 && same) {
+          res.discard();
+          return await this.save(name, { ...cached, checked: Date.now() });
+        }
+        if (res.status !== 200) {
+          res.discard();
+          throw new UpstreamError(src.client.label, `answered ${res.status}`, res.status);
+        }
+        const data = await readSmall(res, this.o.maxBytes, this.o.what(name), src.client.label);
+        const body = createHash('sha256').update(data).digest('hex');
+        const h = res.headers;
+        const common = { upstream: src.base.href, etag: h.etag, lastModified: h['last-modified'], checked: Date.now(), body };
+        if (cached && cached.upstream === src.base.href && cached.body === body) return await this.save(name, { ...cached, ...common });
+        const value = this.o.parse({ name, body: data, contentType: String(h['content-type'] ?? ''), url, base: src.base, previous: cached?.value ?? null });
+        if (value === null) throw new UpstreamError(src.client.label, `not a valid document for ${this.o.what(name)}`);
+        return await this.save(name, { ...common, value });
+      } catch (e) {
+        if (!(e instanceof UpstreamError)) throw e;
+        failures.push(e);
       }
-      const body = createHash('sha256').update(got.body).digest('hex');
-      const common = { upstream: base.href, etag: got.etag, lastModified: got.lastModified, checked: Date.now(), body };
-      if (cached && cached.upstream === base.href && cached.body === body) return this.save(name, { ...cached, ...common });
-      const value = this.o.parse({ name, body: got.body, contentType: got.contentType, url: got.url, base, previous: cached?.value ?? null });
-      if (value === null) {
-        failures.push(`${safeUrl(url)}: not a valid document for ${this.o.what(name)}`);
-        continue;
-      }
-      return this.save(name, { ...common, value });
     }
     if (failures.length === 0) {
-      // Every upstream says it has no such document (a cached copy was unpublished upstream).
+      // Every upstream says there is no such document (a cached copy was unpublished upstream).
       if (cached) await this.ctx.storage.delete(this.o.key(name));
       return null;
     }
-    this.ctx.log.warn(`${this.o.format} proxy: upstream failed`, { name, failures });
+    this.ctx.log.warn(`${this.o.format} proxy: upstream failed`, { name, failures: failures.map((e) => e.message) });
     if (cached && this.o.serveStale) return cached;
-    throw upstreamUnavailable(this.o.what(name), failures.join('; '));
+    throw failures[0]!;
   }
 
   private async save(name: string, c: Cached<T>): Promise<Cached<T>> {

@@ -13,9 +13,11 @@
 //       (sha256 always, plus expected.algorithm), published by your publish()
 //       only when the digest and size match; see fill.ts for the guarantees.
 //   new SingleFlight<T>().run(key, fn): concurrent calls with one key share one run
+//   readSmall(response, limit, what, label) → the whole body of a small document (UpstreamError past limit)
 //   UpstreamError, FillCorrupt
 export { Upstream, UpstreamError, type UpstreamOptions, type RequestOptions, type UpstreamResponse } from './upstream.js';
 export { Fills, FillCorrupt, type FillSpec, type FillResult, type FillReader } from './fill.js';
 export { CircuitBreaker, type BreakerSettings, type BreakerState } from './breaker.js';
 export { breakerSettings } from './settings.js';
 export { SingleFlight } from '../single-flight.js';
+export { readSmall } from './read-small.js';

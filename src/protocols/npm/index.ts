@@ -60,7 +60,8 @@ export function npmProtocol(ctx: Context): Protocol {
   const store = new NpmStore(ctx);
   // Reads go through the content seam; with npm.proxy set, the pull-through cache wraps it.
   const hosted = hostedNpmContent(ctx, store);
-  const content = ctx.config.npm.proxy ? proxiedNpmContent(ctx, hosted) : hosted;
+  const proxy = ctx.config.npm.proxy ? proxiedNpmContent(ctx, hosted) : null;
+  const content = proxy ?? hosted;
   const packuments = createPackuments(ctx, content, store);
   const publish = createPublish(ctx, store);
   const update = createUpdate(store);
@@ -143,6 +144,7 @@ export function npmProtocol(ctx: Context): Protocol {
     cached: (req) => packuments.cached(req, parseRoute(req.path)),
     handle: (req, reply) => route(req, reply, routeOf(req)),
     error: renderNpmError,
-    browse: npmBrowse(ctx, store, content, search.summaries),
+    browse: npmBrowse(ctx, store, hosted, search.summaries), // stored packages only: browsing never asks an upstream
+    close: async () => proxy?.close(),
   };
 }

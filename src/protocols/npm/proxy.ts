@@ -5,7 +5,6 @@
 // for npm.metadata_ttl, then revalidated with If-None-Match; stale copy on
 // upstream failure; 503, never 404, with nothing cached).
 import type { Context } from '../../main/protocol.js';
-import { HttpError } from '../../main/errors.js';
 import { UpstreamCache } from '../../main/upstream-cache.js';
 import type { NpmContent } from './content.js';
 import { parseName, escapeName } from './names.js';
@@ -19,11 +18,11 @@ export function npmUpstreamCache(ctx: Context): UpstreamCache<UpstreamPackage> {
   return new UpstreamCache<UpstreamPackage>(ctx, {
     format: 'npm',
     upstreams: [{ url: cfg.proxy, auth: cfg.proxy_auth }],
+    timeoutSecs: cfg.proxy_timeout,
     key: (name) => `npm-proxy/${name}/packument.json`,
     url: (base, name) => new URL(escapeName(name), base).href,
     accept: 'application/json',
     maxBytes: MAX_DOCUMENT,
-    timeoutMs: cfg.proxy_timeout * 1000,
     ttlMs: cfg.metadata_ttl * 1000,
     serveStale: cfg.serve_stale,
     revalidate: cfg.revalidate,
@@ -42,9 +41,10 @@ export function npmUpstreamCache(ctx: Context): UpstreamCache<UpstreamPackage> {
 }
 
 /** The hosted content with the upstream behind it: hosted packages win, whole. */
-export function proxiedNpmContent(ctx: Context, hosted: NpmContent): NpmContent {
+export function proxiedNpmContent(ctx: Context, hosted: NpmContent): NpmContent & { close(): void } {
   const cache = npmUpstreamCache(ctx);
   return {
+    close: () => cache.close(),
     async packument(name) {
       const own = await hosted.packument(name);
       if (own || !parseName(name)) return own;
@@ -54,14 +54,13 @@ export function proxiedNpmContent(ctx: Context, hosted: NpmContent): NpmContent 
       const own = await hosted.tarball(name, file);
       if (own || !parseName(name) || (await hosted.packument(name))) return own;
       // A file the cached document does not list may be a version published upstream since.
-      let pkg = (await cache.stored(name))?.value;
-      if (!pkg || !Object.hasOwn(pkg.state.files, file)) pkg = (await cache.current(name))?.value;
-      const entry = pkg && Object.hasOwn(pkg.state.files, file) ? pkg.state.files[file]! : undefined;
-      if (!pkg || !entry) return null;
-      const reader = await ctx.blobs.open({ algorithm: 'sha512', hex: entry.sha512, value: `sha512:${entry.sha512}` });
-      if (reader) return { entry, reader };
-      // TODO(proxy core): fill from pkg.sources[file], checked against entry.sha512.
-      throw new HttpError('UNAVAILABLE', `tarball ${file} is not cached yet`, { headers: { 'Retry-After': '10' } });
+      let doc = await cache.stored(name);
+      if (!doc || !Object.hasOwn(doc.value.state.files, file)) doc = await cache.current(name);
+      if (!doc || !Object.hasOwn(doc.value.state.files, file)) return null;
+      const entry = doc.value.state.files[file]!;
+      // Checked against dist.integrity: the blob is keyed by that sha512.
+      const digest = { algorithm: 'sha512' as const, hex: entry.sha512, value: `sha512:${entry.sha512}` };
+      return { entry, reader: await cache.file(digest, doc, doc.value.sources[file]!, `tarball ${file}`) };
     },
   };
 }

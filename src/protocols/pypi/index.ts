@@ -45,7 +45,8 @@ export function pypiProtocol(ctx: Context): Protocol {
   const store = new PypiStore(ctx);
   // Reads go through the content seam; with upstream indexes configured, the pull-through cache wraps it.
   const hosted = hostedPypiContent(ctx, store);
-  const content = pypiUpstreams(ctx.config).length > 0 ? proxiedPypiContent(ctx, hosted) : hosted;
+  const proxy = pypiUpstreams(ctx.config).length > 0 ? proxiedPypiContent(ctx, hosted) : null;
+  const content = proxy ?? hosted;
   const upload = createUpload(ctx, store);
   const index = createSimpleIndex(ctx, store, content);
   const files = createFiles(ctx, content);
@@ -85,6 +86,7 @@ export function pypiProtocol(ctx: Context): Protocol {
     },
     handle,
     error: renderPypiError,
-    browse: pypiBrowse(store, content),
+    browse: pypiBrowse(store, hosted), // stored projects only: browsing never asks an upstream
+    close: async () => proxy?.close(),
   };
 }

@@ -9,7 +9,6 @@
 // upstream page gave.
 import type { Context } from '../../main/protocol.js';
 import { pypiUpstreams } from '../../main/config.js';
-import { HttpError } from '../../main/errors.js';
 import { UpstreamCache } from '../../main/upstream-cache.js';
 import type { PypiContent } from './content.js';
 import { isNormalized } from './normalize.js';
@@ -25,11 +24,11 @@ export function pypiUpstreamCache(ctx: Context): UpstreamCache<UpstreamProject> 
   return new UpstreamCache<UpstreamProject>(ctx, {
     format: 'pypi',
     upstreams: pypiUpstreams(ctx.config),
+    timeoutSecs: cfg.proxy_timeout,
     key: (norm) => `pypi-proxy/${norm}/page.json`,
     url: (base, norm) => new URL(`${norm}/`, base).href,
     accept: ACCEPT,
     maxBytes: MAX_PAGE,
-    timeoutMs: cfg.proxy_timeout * 1000,
     ttlMs: 0,
     serveStale: true,
     revalidate: true,
@@ -38,9 +37,10 @@ export function pypiUpstreamCache(ctx: Context): UpstreamCache<UpstreamProject> 
   });
 }
 
-export function proxiedPypiContent(ctx: Context, hosted: PypiContent): PypiContent {
+export function proxiedPypiContent(ctx: Context, hosted: PypiContent): PypiContent & { close(): void } {
   const cache = pypiUpstreamCache(ctx);
   return {
+    close: () => cache.close(),
     async project(norm) {
       const own = await hosted.project(norm);
       if (own || !isNormalized(norm)) return own;
@@ -49,14 +49,13 @@ export function proxiedPypiContent(ctx: Context, hosted: PypiContent): PypiConte
     async file(norm, filename) {
       if ((await hosted.project(norm)) || !isNormalized(norm)) return hosted.file(norm, filename);
       // A file the cached page does not list may be a release made upstream since.
-      let page = (await cache.stored(norm))?.value;
-      if (!page || !Object.hasOwn(page.state.files, filename)) page = (await cache.current(norm))?.value;
-      const record = page && Object.hasOwn(page.state.files, filename) ? page.state.files[filename]! : undefined;
-      if (!page || !record) return null;
-      const reader = await ctx.blobs.open({ algorithm: 'sha256', hex: record.sha256, value: `sha256:${record.sha256}` });
-      if (reader) return { dist: filename, isMeta: false, sha256: record.sha256, reader };
-      // TODO(proxy core): fill from page.sources[filename], checked against record.sha256.
-      throw new HttpError('UNAVAILABLE', `${filename} is not cached yet`, { headers: { 'Retry-After': '10' } });
+      let page = await cache.stored(norm);
+      if (!page || !Object.hasOwn(page.value.state.files, filename)) page = await cache.current(norm);
+      if (!page || !Object.hasOwn(page.value.state.files, filename)) return null;
+      const { sha256 } = page.value.state.files[filename]!;
+      // Checked against the sha256 the upstream page gave: the blob is keyed by it.
+      const reader = await cache.file({ algorithm: 'sha256', hex: sha256, value: `sha256:${sha256}` }, page, page.value.sources[filename]!, filename);
+      return { dist: filename, isMeta: false, sha256, reader };
     },
   };
 }

@@ -17,7 +17,7 @@ import type { Context } from '../../../main/protocol.js';
 import type { Digest } from '../../../main/digest.js';
 import { digestOf, parseDigest } from '../../../main/digest.js';
 import type { ObjectReader } from '../../../main/storage/driver.js';
-import { Fills, SingleFlight, UpstreamError, type UpstreamResponse } from '../../../main/proxy/index.js';
+import { Fills, SingleFlight, UpstreamError, readSmall, type UpstreamResponse } from '../../../main/proxy/index.js';
 import type { DockerContent, Manifest } from '../content.js';
 import type { ManifestStore } from '../manifest-store.js';
 import type { Reference } from '../names.js';
@@ -25,7 +25,6 @@ import { linkBlob } from '../layer-links.js';
 import { layerLinkKey, revisionKey } from '../layout.js';
 import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, bareType, metaOf, parseManifest } from '../manifest-parse.js';
 import { MAX_MANIFEST_BYTES } from '../manifests.js';
-import { readSmall } from './registry-client.js';
 import { routesFor, type ProxyRoute, type ProxyUpstream } from './routing.js';
 
 const ACCEPT = [OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST].join(', ');

@@ -7,7 +7,7 @@
 // concurrent requests for one scope share one token fetch. Credentials go only
 // to a token realm on the upstream's own host (CVE-2026-33540); redirects to
 // another origin (blob CDNs) carry no Authorization at all.
-import { UpstreamError, SingleFlight, type Upstream, type UpstreamResponse } from '../../../main/proxy/index.js';
+import { UpstreamError, SingleFlight, readSmall, type Upstream, type UpstreamResponse } from '../../../main/proxy/index.js';
 import { parseChallenges, type Challenge } from './challenge.js';
 
 const MAX_REDIRECTS = 5;
@@ -19,21 +19,6 @@ export interface RegistryRequest {
   /** token scope, e.g. "repository:library/nginx:pull" */
   scope: string;
   signal?: AbortSignal;
-}
-
-/** Reads a small body whole, refusing more than `limit` bytes. */
-export async function readSmall(res: UpstreamResponse, limit: number, what: string, upstream: string): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      res.body.destroy();
-      throw new UpstreamError(upstream, `${what} larger than ${limit} bytes`);
-    }
-    parts.push(chunk);
-  }
-  return Buffer.concat(parts, size);
 }
 
 export class RegistryClient {
