@@ -19,7 +19,14 @@
 // Basic password) get their rule's role, and writes only inside the write
 // scope team/*, left-pad: the PyPI project and crate demo, the raw folder
 // dir/ and the Maven artifact com.example:demo are outside it (403).
+// A third table reads through the npm and PyPI pull-through caches: the same
+// rules (anonymous_read included) gate proxied documents and files, a refused
+// caller never makes the registry ask its upstream, and no client credential
+// ever reaches the upstream.
 import t from 'tap';
+import http from 'node:http';
+import { createHash } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { basic, bearer, mint, startAuthRegistry, USERS, type AuthRegistry } from './helpers/auth.js';
@@ -362,5 +369,75 @@ for (const anonymous_read of [false, true]) {
     });
     t.equal(locked.status, 429, 'five token refusals lock the address out, even for the right password');
     t.equal((await send('htpasswd', '/api/tokens/list', {})).status, 200, 'other addresses are not affected');
+  });
+}
+
+// ---- proxied reads: the same gate in front of the pull-through caches ----
+
+/** A small upstream: one npm package and one PyPI project, each with a file; records what it is asked. */
+async function packageUpstream(t: Tap.Test): Promise<{ url: string; asked: { path: string; authorization?: string }[] }> {
+  const tgz = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const whl = Buffer.from('not really a wheel, but hashed like one');
+  const asked: { path: string; authorization?: string }[] = [];
+  let base = '';
+  const server = http.createServer((req, res) => {
+    asked.push({ path: req.url!, authorization: req.headers.authorization });
+    const integrity = `sha512-${createHash('sha512').update(tgz).digest('base64')}`;
+    const sha = createHash('sha256').update(whl).digest('hex');
+    if (req.url === '/up-pkg')
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name: 'up-pkg', 'dist-tags': { latest: '1.0.0' }, versions: { '1.0.0': { name: 'up-pkg', version: '1.0.0', dist: { tarball: `${base}/up-pkg/-/up-pkg-1.0.0.tgz`, integrity } } } }));
+    if (req.url === '/up-pkg/-/up-pkg-1.0.0.tgz') return void res.writeHead(200, { 'content-length': tgz.length }).end(tgz);
+    if (req.url === '/simple/up-proj/') return void res.writeHead(200, { 'content-type': 'text/html' }).end(`<a href="/files/up_proj-1.0-py3-none-any.whl#sha256=${sha}">up_proj-1.0-py3-none-any.whl</a>`);
+    if (req.url === '/files/up_proj-1.0-py3-none-any.whl') return void res.writeHead(200, { 'content-length': whl.length }).end(whl);
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  return { url: base, asked };
+}
+
+const PROXIED: Route[] = [
+  r('npm', 'GET', '/npm/up-pkg', 'read'),
+  r('npm', 'GET', '/npm/up-pkg/1.0.0', 'read'),
+  r('npm', 'GET', '/npm/up-pkg/-/up-pkg-1.0.0.tgz', 'read'),
+  r('npm', 'HEAD', '/npm/up-pkg/-/up-pkg-1.0.0.tgz', 'read'),
+  r('pypi', 'GET', '/simple/up-proj/', 'read'),
+  r('pypi', 'GET', '/simple/up-proj/up_proj-1.0-py3-none-any.whl', 'read'),
+];
+
+for (const anonymous_read of [false, true]) {
+  t.test(`proxied npm and PyPI reads × caller: anonymous_read ${anonymous_read ? 'on' : 'off'}`, async (t) => {
+    const up = await packageUpstream(t);
+    const v: Variant = { name: '', anonymous_read, docker_anon_pull: false };
+    const reg = await startAuthRegistry({ anonymous_read }, USERS, {}, {
+      npm: { proxy: up.url, proxy_auth: 'mirror:mirror-pw', proxy_timeout: 30, metadata_ttl: 300, serve_stale: true, revalidate: true },
+      pypi: { proxy: `${up.url}/simple/`, proxy_auth: '', proxies: [], proxy_timeout: 30 },
+    });
+    t.teardown(() => reg.close());
+    const tokens = { read: await mint(reg.url, 'alice', USERS.alice, 'read') };
+    const headers: Partial<Record<Who, string>> = { read: bearer(tokens.read), htpasswd: basic('alice', USERS.alice), 'bad-token': bearer('nra_' + 'e'.repeat(32)) };
+    // Refused callers first: until an allowed caller reads, the upstream must not have been asked at all.
+    // The bad token tries two routes only: five failures would lock the address out (429).
+    const order: Who[] = anonymous_read ? ['bad-token', 'none', 'read', 'htpasswd'] : ['none', 'bad-token', 'read', 'htpasswd'];
+    for (const who of order) {
+      for (const route of who === 'bad-token' ? [PROXIED[0]!, PROXIED[5]!] : PROXIED) {
+        const h: Record<string, string> = headers[who] ? { authorization: headers[who]! } : {};
+        const res = await rawHttp(reg.port, { method: route.method, target: route.path, headers: h });
+        const want = expected(route, who, v);
+        const label = `${who} ${route.method} ${route.path}`;
+        if (want === 'allowed') t.equal(res.status, 200, `${label}: 200 through the proxy`);
+        else {
+          t.equal(res.status, want, `${label}: ${want}`);
+          if (route.method !== 'HEAD') t.ok(shapeOk(route, res.body, res.headers['content-type'] ?? ''), `${label}: in the ${route.format} shape`);
+        }
+      }
+      if (who === order[1] && !anonymous_read) t.same(up.asked, [], 'refused callers never make nora-ts ask the upstream');
+    }
+    const secrets = [USERS.alice, tokens.read, 'nra_' + 'e'.repeat(32)];
+    const sent = up.asked.map((a) => a.authorization ?? '').join('\n');
+    t.same(secrets.filter((s) => sent.includes(s) || sent.includes(Buffer.from(`alice:${s}`).toString('base64'))), [], 'no client credential reaches the upstream');
+    t.ok(up.asked.filter((a) => a.path.startsWith('/up-pkg')).every((a) => a.authorization === basic('mirror', 'mirror-pw')), 'npm.proxy_auth is what the npm upstream gets');
+    t.ok(up.asked.filter((a) => !a.path.startsWith('/up-pkg')).every((a) => a.authorization === undefined), 'PyPI without proxy_auth sends none');
   });
 }

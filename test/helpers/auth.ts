@@ -36,11 +36,12 @@ export interface AuthRegistry extends Running {
   logs: string[];
 }
 
-/** A registry with auth on, users admin/alice/bob (admin in admin_users) unless overridden. */
+/** A registry with auth on, users admin/alice/bob (admin in admin_users) unless overridden; `packages` sets npm/pypi (their upstreams). */
 export async function startAuthRegistry(
   auth: Partial<Config['auth']> = {},
   users: Record<string, string> = USERS,
   docker: Partial<Config['docker']> = {},
+  packages: Partial<Pick<Config, 'npm' | 'pypi'>> = {},
 ): Promise<AuthRegistry> {
   const dir = await tempDir('nora-auth-');
   const htpasswd = await makeHtpasswd(dir, users);
@@ -48,6 +49,7 @@ export async function startAuthRegistry(
   setLogSink((l) => logs.push(l));
   const r = await startRegistry(
     {
+      ...packages,
       auth: { enabled: true, htpasswd_file: htpasswd, admin_users: ['admin'], hash_workers: 2, ...auth },
       log: { level: 'info' },
       docker,
