@@ -82,6 +82,33 @@ fails(t, null, { NORA_PUBLIC_URL: 'ftp://x' }, 'NORA_PUBLIC_URL', /http\(s\) URL
 t.equal(buildConfig(null, { NORA_HOST: '0.0.0.0' }).server.public_url, '');
 fails(t, '[log]\nlevel = "loud"\n', {}, 'log.level', /expected one of/);
 
+t.test('npm and PyPI upstreams: none by default; NORA spellings; credentials masked', async (t) => {
+  const d = buildConfig(null, {});
+  t.equal(d.npm.proxy, '', 'no npm upstream unless configured');
+  t.same(d.pypi.proxies, []);
+  t.equal(d.pypi.proxy, '');
+  const env = buildConfig(null, {
+    NORA_NPM_PROXY: 'https://registry.npmjs.org',
+    NORA_NPM_PROXY_AUTH: 'ci:npm-secret',
+    NORA_NPM_METADATA_TTL: '-1',
+    NORA_NPM_SERVE_STALE: 'false',
+    NORA_PYPI_PROXIES: 'https://pypi.org/simple/,https://mirror.internal/simple/|u:pypi-secret',
+  });
+  t.equal(env.npm.metadata_ttl, -1);
+  t.equal(env.npm.serve_stale, false);
+  t.same(env.pypi.proxies, [{ url: 'https://pypi.org/simple/', auth: '' }, { url: 'https://mirror.internal/simple/', auth: 'u:pypi-secret' }]);
+  const file = buildConfig('[pypi]\nproxies = ["https://pypi.org/simple/", { url = "https://m.example/simple/", auth = "u:p" }]\n', {});
+  t.same(file.pypi.proxies[1], { url: 'https://m.example/simple/', auth: 'u:p' });
+  const shown = describeConfig(env);
+  t.notMatch(shown, /npm-secret|pypi-secret/, 'nora config masks upstream credentials');
+  t.match(shown, /https:\/\/mirror\.internal\/simple\//);
+});
+fails(t, null, { NORA_NPM_PROXY: 'https://u:p@registry.example' }, 'NORA_NPM_PROXY', /credentials in the proxy_auth/);
+fails(t, null, { NORA_NPM_PROXY_AUTH: 'no-colon' }, 'NORA_NPM_PROXY_AUTH', /user:pass/);
+fails(t, null, { NORA_PYPI_PROXIES: 'ftp://x' }, 'NORA_PYPI_PROXIES', /entry 1: must be an http\(s\) URL/);
+fails(t, '[pypi]\nproxies = [{ url = "https://x", user = "y" }]\n', {}, 'pypi.proxies', /unknown key user/);
+fails(t, '[npm]\nmetadata_ttl = -2\n', {}, 'npm.metadata_ttl', /at least -1/);
+
 t.test('file location: NORA_CONFIG_PATH, else ./config.toml', async (t) => {
   const d = await tempDir();
   t.equal((await loadConfig({ env: {}, cwd: d })).file, null);

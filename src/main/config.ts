@@ -202,22 +202,22 @@ const SCHEMA: Record<string, Record<string, KeySpec>> = {
     immutable_releases: { kind: 'bool', env: 'NORA_MAVEN_IMMUTABLE_RELEASES' },
   },
   npm: {
-    proxy: { kind: 'string', env: 'NORA_NPM_PROXY', check: checkUrl },
-    proxy_auth: { kind: 'string', env: 'NORA_NPM_PROXY_AUTH', secret: true },
+    proxy: { kind: 'string', env: 'NORA_NPM_PROXY', check: checkUpstreamUrl },
+    proxy_auth: { kind: 'string', env: 'NORA_NPM_PROXY_AUTH', secret: true, check: checkAuth },
     proxy_timeout: { kind: 'int', env: 'NORA_NPM_PROXY_TIMEOUT', min: 1, max: 3600 },
     metadata_ttl: { kind: 'int', env: 'NORA_NPM_METADATA_TTL', min: -1, max: 365 * 86400 },
     serve_stale: { kind: 'bool', env: 'NORA_NPM_SERVE_STALE' },
     revalidate: { kind: 'bool', env: 'NORA_NPM_REVALIDATE' },
   },
   pypi: {
-    proxy: { kind: 'string', env: 'NORA_PYPI_PROXY', check: checkUrl },
-    proxy_auth: { kind: 'string', env: 'NORA_PYPI_PROXY_AUTH', secret: true },
+    proxy: { kind: 'string', env: 'NORA_PYPI_PROXY', check: checkUpstreamUrl },
+    proxy_auth: { kind: 'string', env: 'NORA_PYPI_PROXY_AUTH', secret: true, check: checkAuth },
     proxies: {
       kind: 'custom',
       env: 'NORA_PYPI_PROXIES',
       parse: parseUpstreamList,
       describe: (v) => JSON.stringify((v as Upstream[]).map((u) => ({ url: u.url, auth: u.auth && '********' }))),
-      check: (v) => (v as Upstream[]).map((u) => checkUrl(u.url)).find(Boolean),
+      check: checkUpstreamList,
     },
     proxy_timeout: { kind: 'int', env: 'NORA_PYPI_PROXY_TIMEOUT', min: 1, max: 3600 },
   },
@@ -277,6 +277,26 @@ export function defaults(cores = 2): Config {
     pypi: { proxy: '', proxy_auth: '', proxies: [], proxy_timeout: 30 },
     log: { level: 'info' },
   };
+}
+
+/** An upstream's URL: http(s), credentials in its auth key rather than in the URL (where logs and metrics would show them). */
+function checkUpstreamUrl(v: unknown): string | undefined {
+  const problem = checkUrl(v);
+  if (problem || v === '') return problem;
+  const u = new URL(String(v));
+  return u.username || u.password ? 'put credentials in the proxy_auth / auth setting, not in the url' : undefined;
+}
+
+function checkAuth(v: unknown): string | undefined {
+  return v === '' || String(v).includes(':') ? undefined : 'must be user:pass';
+}
+
+function checkUpstreamList(v: unknown): string | undefined {
+  for (const [i, u] of (v as Upstream[]).entries()) {
+    const problem = u.url === '' ? 'must be an http(s) URL' : (checkUpstreamUrl(u.url) ?? checkAuth(u.auth));
+    if (problem) return `entry ${i + 1}: ${problem}`;
+  }
+  return undefined;
 }
 
 function checkUrl(v: unknown): string | undefined {
