@@ -10,13 +10,16 @@ import { freePort, spawnUntilReady } from './process.js';
 import { ROOT } from './nora.js';
 import type { RunningServer, StartOptions } from './types.js';
 
-export const VERDACCIO_DIR = join(ROOT, 'bench', 'peers', 'verdaccio');
-export const VERDACCIO_BIN = join(VERDACCIO_DIR, 'node_modules', 'verdaccio', 'bin', 'verdaccio');
+/** Verdaccio's entry point in the checkout at `root` (the bench runs from dist/, the tests from the sources). */
+export function verdaccioBin(root = ROOT): string {
+  return join(root, 'bench', 'peers', 'verdaccio', 'node_modules', 'verdaccio', 'bin', 'verdaccio');
+}
+const VERDACCIO_BIN = verdaccioBin();
 
 /** null when Verdaccio is installed, else how to install it. */
-export async function verdaccioMissing(): Promise<string | null> {
+export async function verdaccioMissing(bin = VERDACCIO_BIN): Promise<string | null> {
   try {
-    await access(VERDACCIO_BIN);
+    await access(bin);
     return null;
   } catch {
     return 'Verdaccio is not installed: run `npm ci --prefix bench/peers/verdaccio`';

@@ -48,7 +48,7 @@ export interface Fetched<T> {
   previous: T | null;
 }
 
-export interface UpstreamCacheOptions<T> {
+export interface UpstreamCacheOptions<T extends Listing> {
   /** format label in logs and storage writers, e.g. "npm" */
   format: string;
   upstreams: UpstreamConfig[];
@@ -80,7 +80,13 @@ interface Source {
 
 const withSlash = (u: string) => new URL(u.endsWith('/') ? u : `${u}/`);
 
-export class UpstreamCache<T> {
+/** What a parsed document must have: where each file it lists is fetched. */
+export interface Listing {
+  /** file name → upstream URL */
+  sources: Record<string, string>;
+}
+
+export class UpstreamCache<T extends Listing> {
   private readonly flights = new SingleFlight<Cached<T> | null>();
   private readonly sources: Source[];
   private readonly fills: Fills;
@@ -125,13 +131,23 @@ export class UpstreamCache<T> {
     });
   }
 
+  /** The document listing `file`: the cached copy, else the current one (a release made upstream since); null when neither does. */
+  async listing(name: string, file: string): Promise<Cached<T> | null> {
+    const lists = (c: Cached<T> | null) => c !== null && Object.hasOwn(c.value.sources, file);
+    const stored = await this.stored(name);
+    if (lists(stored)) return stored;
+    const current = await this.current(name);
+    return lists(current) ? current : null;
+  }
+
   /**
-   * The file with digest `d` that document `doc` (from `cached.upstream`)
-   * links at `url`: from the blob store, else through the digest's one fill.
+   * File `file` with digest `d` that `cached` lists: from the blob store,
+   * else through the digest's one fill from the upstream the document came from.
    */
-  async file(d: Digest, cached: Cached<T>, url: string, what: string): Promise<ObjectReader> {
+  async file(d: Digest, cached: Cached<T>, file: string): Promise<ObjectReader> {
     const own = await this.ctx.blobs.open(d);
     if (own) return own;
+    const url = cached.value.sources[file]!;
     const src = this.sources.find((s) => s.base.href === cached.upstream) ?? this.sources[0]!;
     return this.fills.join({
       key: `${this.o.format}:${d.value}`,
@@ -142,8 +158,8 @@ export class UpstreamCache<T> {
         const res = await src.client.request(url, { headers: this.headers(src, url, '*/*'), signal });
         if (res.status === 200) return res;
         res.discard();
-        if (res.status === 404 || res.status === 410) throw new HttpError('NOT_FOUND', `${what} not found upstream`);
-        throw new UpstreamError(src.client.label, `${what}: answered ${res.status}`, res.status);
+        if (res.status === 404 || res.status === 410) throw new HttpError('NOT_FOUND', `${file} not found upstream`);
+        throw new UpstreamError(src.client.label, `${file}: answered ${res.status}`, res.status);
       },
       publish: async (writer) => {
         await this.ctx.blobs.adopt(writer, d);

@@ -1,25 +1,18 @@
 // Verdaccio 6.8.0 (the bench's npm peer, bench/peers/verdaccio) as a real
 // upstream registry for the npm pull-through tests: offline (no uplinks),
 // reads only for logged-in users, so the proxy's credentials are exercised.
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, spawnUntilReady } from '../../bench/servers/process.js';
 import { createNpmUser } from '../../bench/npm-client.js';
+import { verdaccioBin, verdaccioMissing as benchVerdaccioMissing } from '../../bench/servers/verdaccio.js';
 import { ROOT } from './registry.js';
 
-// bench/servers/verdaccio.ts resolves it from dist/, where the bench runs; tests run from the sources.
-const VERDACCIO_BIN = join(ROOT, 'bench', 'peers', 'verdaccio', 'node_modules', 'verdaccio', 'bin', 'verdaccio');
+const BIN = verdaccioBin(ROOT);
 
 /** null when Verdaccio is installed, else how to install it. */
-export async function verdaccioMissing(): Promise<string | null> {
-  try {
-    await access(VERDACCIO_BIN);
-    return null;
-  } catch {
-    return 'Verdaccio is not installed: run `npm ci --prefix bench/peers/verdaccio`';
-  }
-}
+export const verdaccioMissing = () => benchVerdaccioMissing(BIN);
 
 export interface Verdaccio {
   url: string;
@@ -49,7 +42,7 @@ export async function startVerdaccio(): Promise<Verdaccio> {
     ].join('\n') + '\n',
   );
   const url = `http://127.0.0.1:${port}`;
-  const s = await spawnUntilReady({ cmd: process.execPath, args: [VERDACCIO_BIN, '--config', config], env: process.env, cwd: dir, readyUrl: `${url}/-/ping`, dataDir: dir });
+  const s = await spawnUntilReady({ cmd: process.execPath, args: [BIN, '--config', config], env: process.env, cwd: dir, readyUrl: `${url}/-/ping`, dataDir: dir });
   const user = 'upstream';
   const password = 'upstream-pass-1';
   const token = await createNpmUser(url, user, password);

@@ -53,14 +53,12 @@ export function proxiedNpmContent(ctx: Context, hosted: NpmContent): NpmContent 
     async tarball(name, file) {
       const own = await hosted.tarball(name, file);
       if (own || !parseName(name) || (await hosted.packument(name))) return own;
-      // A file the cached document does not list may be a version published upstream since.
-      let doc = await cache.stored(name);
-      if (!doc || !Object.hasOwn(doc.value.state.files, file)) doc = await cache.current(name);
-      if (!doc || !Object.hasOwn(doc.value.state.files, file)) return null;
+      const doc = await cache.listing(name, file);
+      if (!doc) return null;
       const entry = doc.value.state.files[file]!;
       // Checked against dist.integrity: the blob is keyed by that sha512.
       const digest = { algorithm: 'sha512' as const, hex: entry.sha512, value: `sha512:${entry.sha512}` };
-      return { entry, reader: await cache.file(digest, doc, doc.value.sources[file]!, `tarball ${file}`) };
+      return { entry, reader: await cache.file(digest, doc, file) };
     },
   };
 }

@@ -48,13 +48,11 @@ export function proxiedPypiContent(ctx: Context, hosted: PypiContent): PypiConte
     },
     async file(norm, filename) {
       if ((await hosted.project(norm)) || !isNormalized(norm)) return hosted.file(norm, filename);
-      // A file the cached page does not list may be a release made upstream since.
-      let page = await cache.stored(norm);
-      if (!page || !Object.hasOwn(page.value.state.files, filename)) page = await cache.current(norm);
-      if (!page || !Object.hasOwn(page.value.state.files, filename)) return null;
+      const page = await cache.listing(norm, filename);
+      if (!page) return null;
       const { sha256 } = page.value.state.files[filename]!;
       // Checked against the sha256 the upstream page gave: the blob is keyed by it.
-      const reader = await cache.file({ algorithm: 'sha256', hex: sha256, value: `sha256:${sha256}` }, page, page.value.sources[filename]!, filename);
+      const reader = await cache.file({ algorithm: 'sha256', hex: sha256, value: `sha256:${sha256}` }, page, filename);
       return { dist: filename, isMeta: false, sha256, reader };
     },
   };
