@@ -9,11 +9,13 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { freePort, startRegistry, tempDir, type Running } from './helpers/registry.js';
+import { CLI, freePort, startRegistry, tempDir, type Running } from './helpers/registry.js';
+import { parseDigest } from '../src/main/digest.js';
 import { PYTHON, twine, venv, writeWheel } from './helpers/pypi-tools.js';
-import { startPassThrough, type PassThrough } from './helpers/pass-through.js';
+import { startPassThrough, type PassThrough } from '../bench/pass-through.js';
 import { collectGarbage } from '../src/main/maintenance/gc.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -75,8 +77,8 @@ if (up.code !== 0) throw new Error(up.stderr);
 const b = await startPassThrough(second.url);
 t.teardown(() => b.close());
 
-async function nora(t: Tap.Test): Promise<Running> {
-  const r = await startRegistry({ pypi: { proxy: '', proxy_auth: '', proxy_timeout: 30, proxies: [{ url: `${a.url}/simple/`, auth: '' }, { url: `${b.url}/simple`, auth: 'user:secret-pass' }] } });
+async function nora(t: Tap.Test, at?: string): Promise<Running> {
+  const r = await startRegistry({ pypi: { proxy: '', proxy_auth: '', proxy_timeout: 30, proxies: [{ url: `${a.url}/simple/`, auth: '' }, { url: `${b.url}/simple`, auth: 'user:secret-pass' }] } }, at);
   t.teardown(() => r.close());
   return r;
 }
@@ -202,4 +204,34 @@ t.test('a hostile upstream page: only files of the project with a sha256 and an 
   t.equal((await fetch(`${r.url}/simple/evil-demo/${other.name}`)).status, 404);
   const pip = await (await venv(join(dir, 'venv-evil'))).pip(['install', '--index-url', `${r.url}/simple/`, 'evil-demo==1.0.0']);
   t.equal(pip.code, 0, pip.stdout + pip.stderr);
+});
+
+t.test('nora gc --proxy-max-age-days drops pages no read used for that long, then frees their files', async (t) => {
+  const at = join(dir, 'aged');
+  const r = await nora(t, at);
+  for (const [norm, w] of [['up-demo', v1], ['json-only', onlyB]] as const) {
+    t.equal((await fetch(`${r.url}/simple/${norm}/`)).status, 200);
+    t.equal((await fetch(`${r.url}/simple/${norm}/${w.name}`)).status, 200);
+  }
+  const storage = join(at, 'storage');
+  const setTimes = async (p: string, when: Date): Promise<void> => {
+    for (const e of await readdir(p, { withFileTypes: true })) {
+      if (e.isDirectory()) await setTimes(join(p, e.name), when);
+      else await utimes(join(p, e.name), when, when);
+    }
+  };
+  // everything ten days old, except the page json-only's reads used since
+  await setTimes(storage, new Date(Date.now() - 10 * 86_400_000));
+  await setTimes(join(storage, 'pypi-proxy', 'json-only'), new Date());
+  const out = execFileSync(process.execPath, [CLI, 'gc', '--proxy-max-age-days', '7', '--grace-secs', '0'], {
+    env: { ...process.env, NORA_STORAGE_PATH: storage, NORA_AUTH_TOKEN_STORAGE: join(at, 'tokens') },
+    encoding: 'utf8',
+  });
+  t.match(out, /npm and PyPI documents cached and unused for 7 days: 1 dropped/);
+  const has = async (w: Wheel) => (await r.registry.ctx.blobs.stat(parseDigest(`sha256:${w.sha}`)!)) !== null;
+  t.notOk(await has(v1), "the unused page's file was freed");
+  t.ok(await has(onlyB), 'the recently used page keeps its file');
+  await new Promise((res) => setTimeout(res, 1100)); // past the memory path's second
+  const again = await fetch(`${r.url}/simple/up-demo/${v1.name}`);
+  t.ok(Buffer.from(await again.arrayBuffer()).equals(v1.bytes), 'a dropped entry is fetched again on its next read');
 });

@@ -150,8 +150,14 @@ async function gc(args: string[]): Promise<void> {
   if (days > 0) {
     // Cache entries unused for `days` go first, so the sweep below can free their blobs.
     const { pruneProxyCache } = await import('../protocols/docker/proxy/cache-prune.js');
+    const { pruneDocuments } = await import('./upstream-cache.js');
+    const { NPM_CACHE_ROOT } = await import('../protocols/npm/proxy.js');
+    const { PYPI_CACHE_ROOT } = await import('../protocols/pypi/proxy.js');
     const p = await pruneProxyCache(storage, days * 86_400_000, dryRun);
-    process.stdout.write(`gc: pull-through cache unused for ${days} days: ${p.manifests} manifests, ${p.tags} tags, ${p.links} blob links ${dryRun ? 'would be dropped' : 'dropped'}\n`);
+    const docs = await pruneDocuments(storage, [NPM_CACHE_ROOT, PYPI_CACHE_ROOT], days * 86_400_000, dryRun);
+    const verb = dryRun ? 'would be dropped' : 'dropped';
+    process.stdout.write(`gc: pull-through cache unused for ${days} days: ${p.manifests} manifests, ${p.tags} tags, ${p.links} blob links ${verb}\n`);
+    process.stdout.write(`gc: npm and PyPI documents cached and unused for ${days} days: ${docs} ${verb}\n`);
   }
   const r = await collectGarbage(storage, {
     dryRun,

@@ -21,7 +21,8 @@ import type { Upstream as UpstreamConfig } from './config.js';
 import type { Digest } from './digest.js';
 import type { ObjectReader } from './storage/driver.js';
 import { HttpError } from './errors.js';
-import { Fills, SingleFlight, Upstream, UpstreamError, breakerSettings, readSmall } from './proxy/index.js';
+import type { StorageDriver } from './storage/driver.js';
+import { Fills, SingleFlight, Upstream, UpstreamError, UseMarks, breakerSettings, readSmall } from './proxy/index.js';
 
 export interface Cached<T> {
   /** base URL of the upstream that answered */
@@ -90,12 +91,14 @@ export class UpstreamCache<T extends Listing> {
   private readonly flights = new SingleFlight<Cached<T> | null>();
   private readonly sources: Source[];
   private readonly fills: Fills;
+  private readonly marks: UseMarks;
 
   constructor(
     private readonly ctx: Context,
     private readonly o: UpstreamCacheOptions<T>,
   ) {
     this.fills = new Fills(ctx.storage, ctx.log);
+    this.marks = new UseMarks(ctx.storage);
     this.sources = o.upstreams.map((u) => {
       const base = withSlash(u.url);
       // The metrics label is the URL without credentials (a path tells two indexes on one host apart).
@@ -127,7 +130,9 @@ export class UpstreamCache<T extends Listing> {
   current(name: string): Promise<Cached<T> | null> {
     return this.flights.run(name, async () => {
       const c = await this.stored(name);
-      return c && this.fresh(c) ? c : this.refresh(name, c);
+      if (!c || !this.fresh(c)) return this.refresh(name, c);
+      this.marks.used(this.o.key(name));
+      return c;
     });
   }
 
@@ -135,7 +140,10 @@ export class UpstreamCache<T extends Listing> {
   async listing(name: string, file: string): Promise<Cached<T> | null> {
     const lists = (c: Cached<T> | null) => c !== null && Object.hasOwn(c.value.sources, file);
     const stored = await this.stored(name);
-    if (lists(stored)) return stored;
+    if (lists(stored)) {
+      this.marks.used(this.o.key(name));
+      return stored;
+    }
     const current = await this.current(name);
     return lists(current) ? current : null;
   }
@@ -233,4 +241,22 @@ export class UpstreamCache<T extends Listing> {
     await this.ctx.storage.put(this.o.key(name), JSON.stringify(c));
     return c;
   }
+}
+
+/**
+ * `nora gc --proxy-max-age-days`: drops cached documents under `roots` that
+ * no read used for `maxAgeMs` (a hit touches its document, hourly at most),
+ * so the sweep can free the files only they named. Conditional deletes keep
+ * a document a concurrent read refreshed meanwhile. Returns how many went.
+ */
+export async function pruneDocuments(storage: StorageDriver, roots: readonly string[], maxAgeMs: number, dryRun = false): Promise<number> {
+  const cutoff = Date.now() - maxAgeMs;
+  let dropped = 0;
+  for (const root of roots) {
+    for await (const o of storage.walk(root)) {
+      if (o.modifiedMs >= cutoff) continue;
+      if (dryRun || (await storage.delete(o.key, { ifMatch: o.version }))) dropped++;
+    }
+  }
+  return dropped;
 }

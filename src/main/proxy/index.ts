@@ -14,6 +14,7 @@
 //       only when the digest and size match; see fill.ts for the guarantees.
 //   new SingleFlight<T>().run(key, fn): concurrent calls with one key share one run
 //   readSmall(response, limit, what, label) → the whole body of a small document (UpstreamError past limit)
+//   new UseMarks(storage).used(key): a cache hit touches its entry (hourly at most) for gc's age
 //   UpstreamError, FillCorrupt
 export { Upstream, UpstreamError, type UpstreamOptions, type RequestOptions, type UpstreamResponse } from './upstream.js';
 export { Fills, FillCorrupt, type FillSpec, type FillResult, type FillReader } from './fill.js';
@@ -21,3 +22,4 @@ export { CircuitBreaker, type BreakerSettings, type BreakerState } from './break
 export { breakerSettings } from './settings.js';
 export { SingleFlight } from '../single-flight.js';
 export { readSmall } from './read-small.js';
+export { UseMarks } from './use-marks.js';

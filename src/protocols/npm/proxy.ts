@@ -10,6 +10,9 @@ import type { NpmContent } from './content.js';
 import { parseName, escapeName } from './names.js';
 import { fromUpstream, type UpstreamPackage } from './upstream-packument.js';
 
+/** Where cached upstream packuments live in storage (apart from hosted ones, which no fetch can overwrite). */
+export const NPM_CACHE_ROOT = 'npm-proxy';
+
 /** Largest packument accepted from upstream (npmjs's biggest are tens of MB). */
 const MAX_DOCUMENT = 128 * 1024 * 1024;
 
@@ -19,7 +22,7 @@ export function npmUpstreamCache(ctx: Context): UpstreamCache<UpstreamPackage> {
     format: 'npm',
     upstreams: [{ url: cfg.proxy, auth: cfg.proxy_auth }],
     timeoutSecs: cfg.proxy_timeout,
-    key: (name) => `npm-proxy/${name}/packument.json`,
+    key: (name) => `${NPM_CACHE_ROOT}/${name}/packument.json`,
     url: (base, name) => new URL(escapeName(name), base).href,
     accept: 'application/json',
     maxBytes: MAX_DOCUMENT,

@@ -14,6 +14,9 @@ import type { PypiContent } from './content.js';
 import { isNormalized } from './normalize.js';
 import { fromUpstreamPage, type UpstreamProject } from './upstream-page.js';
 
+/** Where cached upstream pages live in storage (apart from hosted projects, which no fetch can overwrite). */
+export const PYPI_CACHE_ROOT = 'pypi-proxy';
+
 /** Largest project page accepted from upstream (PyPI's biggest are a few MB). */
 const MAX_PAGE = 64 * 1024 * 1024;
 /** pip's own preference: PEP 691 JSON, then HTML. */
@@ -25,7 +28,7 @@ export function pypiUpstreamCache(ctx: Context): UpstreamCache<UpstreamProject> 
     format: 'pypi',
     upstreams: pypiUpstreams(ctx.config),
     timeoutSecs: cfg.proxy_timeout,
-    key: (norm) => `pypi-proxy/${norm}/page.json`,
+    key: (norm) => `${PYPI_CACHE_ROOT}/${norm}/page.json`,
     url: (base, norm) => new URL(`${norm}/`, base).href,
     accept: ACCEPT,
     maxBytes: MAX_PAGE,

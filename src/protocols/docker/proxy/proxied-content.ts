@@ -17,7 +17,7 @@ import type { Context } from '../../../main/protocol.js';
 import type { Digest } from '../../../main/digest.js';
 import { digestOf, parseDigest } from '../../../main/digest.js';
 import type { ObjectReader } from '../../../main/storage/driver.js';
-import { Fills, SingleFlight, UpstreamError, readSmall, type UpstreamResponse } from '../../../main/proxy/index.js';
+import { Fills, SingleFlight, UpstreamError, UseMarks, readSmall, type UpstreamResponse } from '../../../main/proxy/index.js';
 import type { DockerContent, Manifest } from '../content.js';
 import type { ManifestStore } from '../manifest-store.js';
 import type { Reference } from '../names.js';
@@ -28,8 +28,6 @@ import { MAX_MANIFEST_BYTES } from '../manifests.js';
 import { routesFor, type ProxyRoute, type ProxyUpstream } from './routing.js';
 
 const ACCEPT = [OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST].join(', ');
-/** A cache hit refreshes its revision's mtime (what gc's age reads) at most this often. */
-const TOUCH_EVERY_MS = 3600_000;
 
 export interface ProxyOptions {
   metadataTtlSecs: number;
@@ -66,7 +64,7 @@ export function proxiedContent(ctx: Context, store: ManifestStore, hosted: Docke
   const heads = new SingleFlight<string | null>();
   /** cache repo + tag → when the upstream last confirmed it */
   const validated = new Map<string, number>();
-  const touched = new Map<string, number>();
+  const marks = new UseMarks(ctx.storage);
   /** client name → the cache repository whose upstream answered it last (tried first next time) */
   const answered = new Map<string, string>();
 
@@ -83,13 +81,7 @@ export function proxiedContent(ctx: Context, store: ManifestStore, hosted: Docke
   }
 
   /** Marks a cached entry (revision or blob link) as used: gc keeps what was used within its age. */
-  function used(key: string): void {
-    const now = Date.now();
-    if ((touched.get(key) ?? 0) > now - TOUCH_EVERY_MS) return;
-    if (touched.size > 100_000) touched.clear();
-    touched.set(key, now);
-    void ctx.storage.touch(key).catch(() => {});
-  }
+  const used = (key: string) => marks.used(key);
 
   /** GET of a manifest from the route's upstream, verified and cached; null when it has none. */
   function fetchManifest(r: ProxyRoute, ref: Reference): Promise<Manifest | null> {
