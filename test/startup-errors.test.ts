@@ -84,7 +84,7 @@ t.test('a misspelled NORA_* variable is refused with the nearest known name, exi
 t.test('NORA settings nora-ts does not implement start with a warning; test switches and client-side names silently', async (t) => {
   const d = await tempDir();
   // NORA_TOKEN: the shell that exported it for the README's .npmrc line also runs the registry.
-  const env = { NORA_STORAGE_PATH: join(d, 's'), NORA_SIGNING_ENABLED: 'false', NORA_DOCKER_PROXIES: 'https://registry-1.docker.io', NORA_SOAK: '1', NORA_TOKEN: 'nra_00000000000000000000000000000000' };
+  const env = { NORA_STORAGE_PATH: join(d, 's'), NORA_SIGNING_ENABLED: 'false', NORA_GO_PROXY: 'https://proxy.golang.org', NORA_SOAK: '1', NORA_TOKEN: 'nra_00000000000000000000000000000000' };
   const child = await spawnRegistry(env, d);
   t.teardown(() => child.stop());
   t.equal((await fetch(`${child.url}/v2/`)).status, 200);
@@ -92,7 +92,7 @@ t.test('NORA settings nora-ts does not implement start with a warning; test swit
   const warned = child.output().split('\n').filter((l) => l.includes('does not implement'));
   t.equal(warned.length, 2, 'one warning per unimplemented NORA variable');
   t.match(child.output(), /"variable":"NORA_SIGNING_ENABLED"/);
-  t.match(child.output(), /"variable":"NORA_DOCKER_PROXIES"/);
+  t.match(child.output(), /"variable":"NORA_GO_PROXY"/);
   t.notMatch(child.output(), /NORA_SOAK|NORA_TOKEN|nra_/);
   const cfg = await run({ NORA_SIGNING_ENABLED: 'false' }, d, ['config']);
   t.equal(cfg.status, 0, cfg.stderr);
