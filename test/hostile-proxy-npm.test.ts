@@ -73,9 +73,10 @@ t.test('a lying upstream registry', async (t) => {
   t.same(Object.keys(doc.versions).sort(), ['1.0.0', '5.0.0'], 'only versions with a semver number, a plain .tgz name and a sha512 integrity');
   t.same(doc['dist-tags'], { latest: '1.0.0' }, 'tags naming kept versions only, no prototype keys');
   t.equal(doc.versions['5.0.0']!.dist.tarball, `${r.url}/npm/mixed/-/mixed-5.0.0.tgz`);
-  const tar = await fetch(`${r.url}/npm/mixed/-/mixed-5.0.0.tgz`);
-  t.equal(tar.status, 200);
-  t.ok(Buffer.from(await tar.arrayBuffer()).equals(tgz));
+  // Sixteen clients at once, nothing cached: one upstream GET, every client the right bytes.
+  const all = await Promise.all(Array.from({ length: 16 }, () => fetch(`${r.url}/npm/mixed/-/mixed-5.0.0.tgz`).then(async (res) => ({ status: res.status, body: Buffer.from(await res.arrayBuffer()) }))));
+  t.ok(all.every((x) => x.status === 200 && x.body.equals(tgz)), 'all sixteen get the tarball');
+  t.equal(asked.filter((p) => p === '/mixed/-/mixed-5.0.0.tgz').length, 1, 'one upstream GET for sixteen concurrent cold reads');
   t.ok(asked.includes('/mixed/-/mixed-5.0.0.tgz'), 'a tarball URL on another host is fetched from the upstream itself');
   for (const file of ['p.tgz', 'mixed-x.tgz', 'mixed-3.0.0.tgz', 'mixed-4.0.0.tgz', '__proto__', 'constructor'])
     t.equal((await fetch(`${r.url}/npm/mixed/-/${file}`)).status, 404, `${file}: 404`);
