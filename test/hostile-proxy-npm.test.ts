@@ -78,6 +78,9 @@ t.test('a lying upstream registry', async (t) => {
   t.ok(all.every((x) => x.status === 200 && x.body.equals(tgz)), 'all sixteen get the tarball');
   t.equal(asked.filter((p) => p === '/mixed/-/mixed-5.0.0.tgz').length, 1, 'one upstream GET for sixteen concurrent cold reads');
   t.ok(asked.includes('/mixed/-/mixed-5.0.0.tgz'), 'a tarball URL on another host is fetched from the upstream itself');
+  const metrics = await (await fetch(`${r.url}/metrics`)).text();
+  t.match(metrics, `nora_upstream_requests_total{upstream="${base}/",status="200"}`, 'per-upstream metrics count the npm upstream');
+  t.match(metrics, `nora_upstream_breaker_state{upstream="${base}/"} 0`);
   for (const file of ['p.tgz', 'mixed-x.tgz', 'mixed-3.0.0.tgz', 'mixed-4.0.0.tgz', '__proto__', 'constructor'])
     t.equal((await fetch(`${r.url}/npm/mixed/-/${file}`)).status, 404, `${file}: 404`);
 
