@@ -66,7 +66,7 @@ t.test('--quick runs every scenario on nora-ts and its peer, prints the table, w
   t.ok('commit' in doc.git);
 
   const ids = new Set(doc.results.map((x: { scenario: string }) => x.scenario));
-  t.same([...ids], ['1a', '1b', '2', '3', '4', '5a', '5b', '6', '7', '8a', '8b', '9', '10']);
+  t.same([...ids], ['1a', '1b', '2', '3', '4', '5a', '5b', '6', '7', '8a', '8b', '9', '10', '11']);
   for (const id of ids) t.match(r.stdout, new RegExp(`^\\| ${id} `, 'm'), `scenario ${id} printed`);
 
   // Every figure was measured on nora-ts and the scenario's peer, except what a server cannot have.
@@ -75,6 +75,7 @@ t.test('--quick runs every scenario on nora-ts and its peer, prints the table, w
     t.equal(row.peer, row.scenario.startsWith('8') ? 'verdaccio' : 'distribution', `${where}: its peer`);
     const peer = row[row.peer];
     if (row.scenario === '6') t.match(peer.na, /no API tokens/, `${where}: distribution n/a`);
+    else if (row.scenario === '10') t.match(peer.na, /no web UI/, `${where}: distribution n/a`);
     else if (row.key === 'bcrypt') t.match(peer.na, /not exposed/, `${where}: distribution n/a`);
     else if (row.key === 'looplag') t.match(peer.na, /no single event loop/, `${where}: distribution n/a`);
     else t.type(peer.median, 'number', `${where}: ${row.peer} measured (${peer.na ?? ''})`);
