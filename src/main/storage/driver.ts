@@ -6,9 +6,9 @@
 // How each call maps onto the drivers:
 //   local disk      temp file + fsync + rename + directory fsync; hard links for copy
 //   memory (tests)  a Map of immutable buffers
-//   S3 (next)       PutObject with If-None-Match: * / If-Match, multipart uploads
+//   S3              PutObject with If-None-Match: * / If-Match, multipart uploads
 //                   for writers, ranged GETs behind readers, CopyObject, ListObjectsV2
-//                   with continuation, DeleteObjects by prefix
+//                   with continuation, DeleteObjects by prefix (drivers/s3.ts)
 import type { Writable } from 'node:stream';
 
 export interface ObjectInfo {
@@ -27,7 +27,10 @@ export interface ObjectInfo {
  */
 export interface ObjectReader {
   readonly size: number;
-  /** the version being read, to tell a replaced object from the one read before */
+  /**
+   * the version being read, to tell a replaced object from the one read before;
+   * a store that keeps no old versions fails later reads with ObjectReplaced
+   */
   readonly version: string;
   read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
   close(): Promise<void>;
@@ -155,5 +158,16 @@ export class WriterGone extends Error {
   readonly code = 'ENOENT';
   constructor() {
     super('storage writer no longer exists');
+  }
+}
+
+/**
+ * An open reader's version was replaced or deleted and the store keeps no old
+ * versions (S3 without bucket versioning): the read fails rather than mix bytes.
+ */
+export class ObjectReplaced extends Error {
+  readonly code = 'ENOENT';
+  constructor() {
+    super('stored object was replaced while being read');
   }
 }
