@@ -3,37 +3,15 @@
 // file and an unusable storage directory with one line saying what to change,
 // exits 2 (configuration) or 3 (cannot start), and never hangs.
 import t from 'tap';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
-import { CLI, freePort, spawnRegistry, tempDir } from './helpers/registry.js';
+import { freePort, runCli, spawnRegistry, tempDir } from './helpers/registry.js';
 import { makeDirs } from '../src/main/storage/drivers/make-dirs.js';
 
-interface Run {
-  status: number | null;
-  stderr: string;
-  stdout: string;
-  ms: number;
-}
-
-/** Runs `nora serve` (or another command) to its exit; a process still running after 15 s counts as a hang (status null). */
-function run(env: Record<string, string>, cwd: string, args = ['serve']): Promise<Run> {
-  const started = Date.now();
-  const proc = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, NORA_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.on('data', (b) => (stdout += b));
-  proc.stderr.on('data', (b) => (stderr += b));
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-  return new Promise((resolve) =>
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ status: code, stdout, stderr, ms: Date.now() - started });
-    }),
-  );
-}
+const run = runCli;
 
 t.test('a second registry on a held port refuses to start; the first keeps every request', async (t) => {
   const d = await tempDir();

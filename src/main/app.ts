@@ -23,12 +23,14 @@ export interface Registry extends ServerHandle {
 export async function createRegistry(config: Config): Promise<Registry> {
   const log = new Logger(config.log.level);
   const metrics = new Metrics();
-  const storage = await contentDriver(config);
+  const storage = await contentDriver(config, metrics);
   // Before anything is served, every writer is a dead process's: an upload
   // session (sessions live in memory) or a write a crash interrupted; a
   // conditional delete a crash interrupted is undone. One registry process
-  // per storage directory, as with NORA.
-  const swept = await storage.sweep(0);
+  // per storage directory, as with NORA. A bucket may be shared by replicas:
+  // there only writers idle for the upload session TTL are dead.
+  const shared = config.storage.mode === 's3';
+  const swept = await storage.sweep(shared ? config.docker.upload_session_ttl_secs * 1000 : 0);
   if (swept) log.info('removed temp files left by an earlier run', { count: swept });
   const gate = await createGate(config, { log, metrics });
   const links = new LinkBase(config.server.public_url, new ClientIp(config.auth.trusted_proxies), () => ctx.baseUrl, tlsEnabled(config) ? 'https' : 'http');

@@ -25,7 +25,16 @@ export interface Config {
     tls_reload_secs: number;
     http_redirect_port: number;
   };
-  storage: { mode: 'local' | 'memory'; path: string };
+  storage: {
+    mode: 'local' | 'memory' | 's3';
+    path: string;
+    s3_url: string;
+    bucket: string;
+    s3_access_key: string;
+    s3_secret_key: string;
+    s3_region: string;
+    s3_virtual_hosted: boolean;
+  };
   auth: {
     enabled: boolean;
     anonymous_read: boolean;
@@ -139,8 +148,15 @@ const SCHEMA: Record<string, Record<string, KeySpec>> = {
     http_redirect_port: { kind: 'int', env: 'NORA_HTTP_REDIRECT_PORT', min: 0, max: 65535 },
   },
   storage: {
-    mode: { kind: 'enum', env: 'NORA_STORAGE_MODE', values: ['local', 'memory'] },
+    mode: { kind: 'enum', env: 'NORA_STORAGE_MODE', values: ['local', 'memory', 's3'] },
     path: { kind: 'string', env: 'NORA_STORAGE_PATH', check: (v) => (v === '' ? 'must not be empty' : undefined) },
+    // NORA's S3 keys; no keys means unsigned requests (AWS_* variables are not read).
+    s3_url: { kind: 'string', env: 'NORA_STORAGE_S3_URL', check: (v) => (v === '' ? 'must be an http(s) URL' : checkUrl(v)) },
+    bucket: { kind: 'string', env: 'NORA_STORAGE_BUCKET' },
+    s3_access_key: { kind: 'string', env: 'NORA_STORAGE_S3_ACCESS_KEY', secret: true },
+    s3_secret_key: { kind: 'string', env: 'NORA_STORAGE_S3_SECRET_KEY', secret: true },
+    s3_region: { kind: 'string', env: 'NORA_STORAGE_S3_REGION', check: (v) => (v === '' ? 'must not be empty' : undefined) },
+    s3_virtual_hosted: { kind: 'bool', env: 'NORA_STORAGE_S3_VIRTUAL_HOSTED' },
   },
   auth: {
     enabled: { kind: 'bool', env: 'NORA_AUTH_ENABLED' },
@@ -240,7 +256,16 @@ export function defaults(cores = 2): Config {
       tls_reload_secs: 60,
       http_redirect_port: 0,
     },
-    storage: { mode: 'local', path: 'data/storage' },
+    storage: {
+      mode: 'local',
+      path: 'data/storage',
+      s3_url: 'http://127.0.0.1:9000',
+      bucket: 'registry',
+      s3_access_key: '',
+      s3_secret_key: '',
+      s3_region: 'us-east-1',
+      s3_virtual_hosted: false,
+    },
     auth: {
       enabled: false,
       anonymous_read: false,
@@ -465,6 +490,8 @@ export function buildConfig(tomlText: string | null, env: NodeJS.ProcessEnv, cor
   }
   const config = cfg as unknown as Config;
   checkTlsKeys(config);
+  if (config.storage.mode === 's3' && config.storage.bucket === '')
+    throw new ConfigError(env.NORA_STORAGE_BUCKET !== undefined ? 'NORA_STORAGE_BUCKET' : 'storage.bucket', 'must not be empty in s3 mode');
   config.server.public_url = config.server.public_url.replace(/\/+$/, '');
   return config;
 }

@@ -108,3 +108,27 @@ export async function spawnRegistry(env: Record<string, string>, cwd: string): P
     },
   };
 }
+
+export interface CliRun {
+  status: number | null;
+  stderr: string;
+  stdout: string;
+  ms: number;
+}
+
+/** Runs `nora serve` (or another command) to its exit; a process still running after 15 s counts as a hang (status null). */
+export function runCli(env: Record<string, string>, cwd: string, args = ['serve']): Promise<CliRun> {
+  const started = Date.now();
+  const proc = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, NORA_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (b) => (stdout += b));
+  proc.stderr.on('data', (b) => (stderr += b));
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+  return new Promise((resolve) =>
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ status: code, stdout, stderr, ms: Date.now() - started });
+    }),
+  );
+}
