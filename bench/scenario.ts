@@ -4,6 +4,7 @@ import { startServer, type Credentials, type PeerName, type RunningServer, type 
 import { seedImage, type Seeded } from './registry-client.js';
 import { generatedBuffer } from './content.js';
 import { MiB } from './stats.js';
+import { createBucket, type CephS3 } from './s3-store.js';
 
 export type Value = number | { na: string };
 
@@ -73,6 +74,8 @@ export interface BenchContext {
   /** a credential in the htpasswd file that no server has seen yet */
   freshCredential(): Credentials;
   cpuProfDir?: string;
+  /** set by the S3 variants of scenarios (scenarios/s3.ts): every server gets a fresh bucket on it */
+  s3?: CephS3;
   log(msg: string): void;
 }
 
@@ -115,7 +118,12 @@ export async function withServer<T>(
   opts: { auth: boolean; seed: boolean; tls?: boolean },
   fn: (s: Session) => Promise<T>,
 ): Promise<T> {
-  const server = await startServer(name, { auth: opts.auth, creds: ctx.creds, cpuProfDir: ctx.cpuProfDir, tls: opts.tls ? ctx.tls : undefined });
+  const bucket = ctx.s3 ? await createBucket(ctx.s3, 'bench') : null;
+  const s3 = bucket ? { ...ctx.s3!, bucket: bucket.bucket } : undefined;
+  const server = await startServer(name, { auth: opts.auth, creds: ctx.creds, cpuProfDir: ctx.cpuProfDir, tls: opts.tls ? ctx.tls : undefined, s3 }).catch(async (e) => {
+    await bucket?.remove();
+    throw e;
+  });
   try {
     const seeded = opts.seed ? await seedImage(server.url, REPO, TAG, layer(ctx.settings.layerBytes), server.auth) : null;
     return await fn({ server, seeded });
@@ -125,6 +133,7 @@ export async function withServer<T>(
     throw e;
   } finally {
     await server.stop();
+    await bucket?.remove();
   }
 }
 

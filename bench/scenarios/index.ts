@@ -9,6 +9,7 @@ import { npmPackument, npmTarball } from './npm-reads.js';
 import { tlsReads } from './tls.js';
 import { uiPages } from './ui-pages.js';
 import { proxyColdPulls } from './proxy-pulls.js';
+import { s3Scenarios } from './s3.js';
 
 export const SCENARIOS: Scenario[] = [
   manifestAuth,
@@ -25,4 +26,5 @@ export const SCENARIOS: Scenario[] = [
   tlsReads,
   uiPages,
   proxyColdPulls,
+  ...s3Scenarios,
 ];

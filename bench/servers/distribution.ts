@@ -15,8 +15,22 @@ function configYaml(dataDir: string, port: number, opts: StartOptions): string {
     '  accesslog:',
     '    disabled: true',
     'storage:',
-    '  filesystem:',
-    `    rootdirectory: ${JSON.stringify(dataDir)}`,
+    ...(opts.s3
+      ? [
+          // its s3-aws driver on the same gateway; blob GETs served by the registry (no
+          // 307 to the store), as nora-ts serves them
+          '  s3:',
+          `    accesskey: ${JSON.stringify(opts.s3.accessKey)}`,
+          `    secretkey: ${JSON.stringify(opts.s3.secretKey)}`,
+          `    region: ${opts.s3.region}`,
+          `    regionendpoint: ${opts.s3.url}`,
+          `    bucket: ${opts.s3.bucket}`,
+          '    secure: false',
+          '    v4auth: true',
+          '  redirect:',
+          '    disable: true',
+        ]
+      : ['  filesystem:', `    rootdirectory: ${JSON.stringify(dataDir)}`]),
     '  delete:',
     '    enabled: true',
     '  cache:',

@@ -40,6 +40,16 @@ export async function startNora(opts: StartOptions): Promise<RunningServer> {
     Object.assign(env, { NORA_RATE_LIMIT_ENABLED: 'true', NORA_RATE_LIMIT_GENERAL_RPS: '1000000', NORA_RATE_LIMIT_GENERAL_BURST: '1000000', NORA_RATE_LIMIT_UPLOAD_RPS: '1000000', NORA_RATE_LIMIT_UPLOAD_BURST: '1000000' });
   }
   if (opts.proxyUpstream) env.NORA_DOCKER_PROXIES = opts.proxyUpstream;
+  if (opts.s3) {
+    Object.assign(env, {
+      NORA_STORAGE_MODE: 's3',
+      NORA_STORAGE_S3_URL: opts.s3.url,
+      NORA_STORAGE_BUCKET: opts.s3.bucket,
+      NORA_STORAGE_S3_ACCESS_KEY: opts.s3.accessKey,
+      NORA_STORAGE_S3_SECRET_KEY: opts.s3.secretKey,
+      NORA_STORAGE_S3_REGION: opts.s3.region,
+    });
+  }
   if (opts.tls) Object.assign(env, { NORA_TLS_CERT: opts.tls.cert, NORA_TLS_KEY: opts.tls.key });
   const args = [...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), ...(await startArgs())];
   const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;

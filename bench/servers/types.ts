@@ -1,4 +1,5 @@
 // What a scenario needs from a server under test, whichever registry it is.
+import type { S3Target } from '../s3-store.js';
 export type ServerName = 'nora-ts' | 'distribution' | 'verdaccio';
 export const SERVERS: ServerName[] = ['nora-ts', 'distribution', 'verdaccio'];
 /** The servers nora-ts is measured against; each scenario names one (distribution by default). */
@@ -27,6 +28,8 @@ export interface StartOptions {
   cpuProfDir?: string;
   /** pull-through from this registry URL (nora-ts: NORA_DOCKER_PROXIES; distribution: proxy.remoteurl) */
   proxyUpstream?: string;
+  /** keep content in this S3 bucket instead of local disk */
+  s3?: S3Target;
 }
 
 export interface RunningServer {

@@ -1,77 +1,15 @@
-// The shared Ceph RADOS Gateway of the S3 tests (.ci/services/ceph.sh). The script
-// leaves the endpoint and the test user's keys in its env file; each test file makes
-// its own bucket and removes it (objects and unfinished uploads included) at the end.
+// The shared Ceph RADOS Gateway of the S3 tests (.ci/services/ceph.sh; the bench
+// reads it through the same module). Each test file makes its own bucket and
+// removes it (objects and unfinished uploads included) at the end.
 import type { Test } from 'tap';
-import { readFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
-import {
-  AbortMultipartUploadCommand,
-  CreateBucketCommand,
-  DeleteBucketCommand,
-  DeleteObjectsCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { CEPH_ENV_FILE, CEPH_START, createBucket, type CephS3 } from '../../bench/s3-store.js';
 
-export interface CephS3 {
-  url: string;
-  accessKey: string;
-  secretKey: string;
-  region: string;
-}
-
-const ENV_FILE = `${process.env.CEPH_TEST_DIR ?? '/tmp/nora-ts-ceph'}/env`;
-export const CEPH_ABSENT = `Ceph radosgw is not running (no ${ENV_FILE}): start it with \`bash .ci/services/ceph.sh start\``;
-
-/** The running gateway, or null when the service script has not been started. */
-export async function cephS3(): Promise<CephS3 | null> {
-  let text: string;
-  try {
-    text = await readFile(ENV_FILE, 'utf8');
-  } catch {
-    return null;
-  }
-  const v = Object.fromEntries(text.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-  const s3: CephS3 = { url: v.CEPH_S3_URL!, accessKey: v.CEPH_S3_ACCESS_KEY!, secretKey: v.CEPH_S3_SECRET_KEY!, region: v.CEPH_S3_REGION ?? 'us-east-1' };
-  try {
-    await fetch(s3.url, { signal: AbortSignal.timeout(3000) });
-  } catch {
-    return null;
-  }
-  return s3;
-}
-
-export function adminClient(s3: CephS3): S3Client {
-  return new S3Client({
-    endpoint: s3.url,
-    region: s3.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey },
-  });
-}
+export { adminClient, cephS3, type CephS3 } from '../../bench/s3-store.js';
+export const CEPH_ABSENT = `Ceph radosgw is not running (no ${CEPH_ENV_FILE}): start it with \`${CEPH_START}\``;
 
 /** Creates an empty bucket for this test and removes it with everything in it at teardown. */
 export async function freshBucket(t: Test, s3: CephS3, label = 'test'): Promise<string> {
-  const client = adminClient(s3);
-  const bucket = `nora-${label}-${randomBytes(4).toString('hex')}`.toLowerCase().slice(0, 63);
-  await client.send(new CreateBucketCommand({ Bucket: bucket }));
-  t.teardown(async () => {
-    await emptyBucket(client, bucket);
-    await client.send(new DeleteBucketCommand({ Bucket: bucket }));
-    client.destroy();
-  });
-  return bucket;
-}
-
-export async function emptyBucket(client: S3Client, bucket: string): Promise<void> {
-  for (let token: string | undefined; ; ) {
-    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
-    const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
-    if (keys.length) await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
-    if (!page.IsTruncated) break;
-    token = page.NextContinuationToken;
-  }
-  const ups = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
-  for (const u of ups.Uploads ?? []) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key!, UploadId: u.UploadId! }));
+  const b = await createBucket(s3, label);
+  t.teardown(() => b.remove());
+  return b.bucket;
 }

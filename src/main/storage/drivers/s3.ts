@@ -93,6 +93,7 @@ const stampMs = (t: string | undefined) => (t ? Number(t.slice(0, t.indexOf('.')
 export class S3Driver implements StorageDriver {
   readonly name = 's3';
   readonly client: S3Client;
+  /** the Bucket parameter of every command: the name, or (virtual-hosted) the endpoint itself */
   readonly bucket: string;
   private readonly root: string;
   readonly partSize: number;
@@ -102,7 +103,7 @@ export class S3Driver implements StorageDriver {
   private observe: ((op: string, ms: number, failed: boolean) => void) | null = null;
 
   constructor(readonly settings: S3Settings) {
-    this.bucket = settings.bucket;
+    this.bucket = settings.virtualHosted ? settings.url : settings.bucket;
     this.root = settings.root ?? '';
     this.partSize = Math.max(MIN_PART, settings.partSize ?? DEFAULT_PART);
     const maxSockets = settings.maxSockets ?? 64;
@@ -181,10 +182,10 @@ export class S3Driver implements StorageDriver {
       await this.send(new HeadBucketCommand({ Bucket: this.bucket }));
     } catch (e) {
       const s = status(e);
-      if (s === 404) throw new S3SetupError('storage.bucket', `bucket "${this.bucket}" does not exist at ${this.settings.url}`);
+      if (s === 404) throw new S3SetupError('storage.bucket', `bucket "${this.settings.bucket}" does not exist at ${this.settings.url}`);
       if (s === 403 || s === 401)
-        throw new S3SetupError('storage.s3_access_key', `access to bucket "${this.bucket}" denied: check storage.s3_access_key / storage.s3_secret_key (NORA_STORAGE_S3_ACCESS_KEY / NORA_STORAGE_S3_SECRET_KEY)`);
-      if (s !== undefined) throw new Error(`object store at storage.s3_url ${this.settings.url} answered HTTP ${s} for bucket "${this.bucket}"`);
+        throw new S3SetupError('storage.s3_access_key', `access to bucket "${this.settings.bucket}" denied: check storage.s3_access_key / storage.s3_secret_key (NORA_STORAGE_S3_ACCESS_KEY / NORA_STORAGE_S3_SECRET_KEY)`);
+      if (s !== undefined) throw new Error(`object store at storage.s3_url ${this.settings.url} answered HTTP ${s} for bucket "${this.settings.bucket}"`);
       throw new Error(`object store unreachable at storage.s3_url ${this.settings.url} (NORA_STORAGE_S3_URL): ${(e as Error).message || (e as Error).name}`);
     }
   }
@@ -206,7 +207,7 @@ export class S3Driver implements StorageDriver {
 
   /** A copy source: bucket/key, each segment URL-encoded. */
   copySource(bucketKey: string): string {
-    return `${this.bucket}/${bucketKey.split('/').map(encodeURIComponent).join('/')}`;
+    return `${this.settings.bucket}/${bucketKey.split('/').map(encodeURIComponent).join('/')}`;
   }
 
   // ---- part buffers
