@@ -12,7 +12,24 @@ const hash = (alg: string, b: Buffer) => `${alg}:${createHash(alg).update(b).dig
 const sha256 = (b: Buffer) => hash('sha256', b);
 
 const tmpDir = (r: Running) => join(r.config.storage.path, 'tmp');
-const uploadFiles = async (r: Running) => (await readdir(tmpDir(r)).catch(() => [] as string[])).filter((f) => f.startsWith('upload-'));
+/** Chunks being written: storage writers not yet committed. */
+const chunkFiles = async (r: Running) => (await readdir(tmpDir(r)).catch(() => [] as string[])).filter((f) => f.startsWith('upload-'));
+/** Accepted chunks: part objects of the sessions in the store (_uploads/<uuid>/<n>-<id>). */
+async function partFiles(r: Running): Promise<string[]> {
+  const root = join(r.config.storage.path, '_uploads');
+  const out: string[] = [];
+  for (const uuid of await readdir(root).catch(() => [] as string[])) {
+    for (const f of await readdir(join(root, uuid)).catch(() => [] as string[])) if (f !== 'session.json') out.push(join(uuid, f));
+  }
+  return out;
+}
+const uploadFiles = async (r: Running) => [...(await chunkFiles(r)), ...(await partFiles(r))];
+/** The temp file of the chunk being written, once one appears. */
+async function chunkPath(r: Running): Promise<string> {
+  let name: string | undefined;
+  await eventually(async () => (name = (await chunkFiles(r))[0]) !== undefined, 'a chunk to be written');
+  return join(tmpDir(r), name!);
+}
 
 function blobPath(r: Running, digest: string): string {
   const [alg, hex] = digest.split(':') as [string, string];
@@ -381,7 +398,7 @@ t.test('idle sessions expire and their temp files are removed', async (t) => {
   t.equal((await patch(loc, randomBytes(1000))).status, 202);
   t.equal((await uploadFiles(r)).length, 1);
   await eventually(async () => (await fetch(loc)).status === 404, 'the session to expire');
-  t.same(await uploadFiles(r), []);
+  await eventually(async () => (await uploadFiles(r)).length === 0, 'its part to be removed');
   const res = await patch(loc, Buffer.from('late'));
   t.equal(res.status, 404);
   t.equal(await errorCode(res), 'BLOB_UPLOAD_UNKNOWN');
@@ -475,15 +492,15 @@ t.test('a client that goes away mid-PATCH leaves the session as it was', async (
   const good = randomBytes(200_000);
   const loc = await startUpload(r, 'app');
   t.equal((await patch(loc, good.subarray(0, 100_000), '0-99999')).status, 202);
-  const [file] = await uploadFiles(r);
-  const path = join(tmpDir(r), file!);
 
   // Announce 1 MiB, send 300 KiB, wait until the server has written some of it, then cut the connection.
   await new Promise<void>((resolve) => {
     const req = request(loc, { method: 'PATCH', headers: { 'content-length': String(1024 * 1024) } });
     req.on('error', () => resolve());
     req.write(randomBytes(300 * 1024));
-    void eventually(async () => (await stat(path)).size > 100_000, 'the partial chunk to reach the disk').then(() => req.destroy());
+    void chunkPath(r)
+      .then((path) => eventually(async () => (await stat(path)).size > 100_000, 'the partial chunk to reach the disk'))
+      .then(() => req.destroy());
   });
 
   // Until the server has noticed, the session is busy (416); then it takes the right chunk.
@@ -505,8 +522,6 @@ t.test('a second writer on a busy session gets 416', async (t) => {
   t.teardown(() => r.close());
   const data = randomBytes(400_000);
   const loc = await startUpload(r, 'app');
-  const [file] = await uploadFiles(r);
-  const path = join(tmpDir(r), file!);
 
   let finishFirst!: () => void;
   const firstDone = rawRequest(loc, 'PATCH', { 'content-length': String(data.length) }, async (req) => {
@@ -514,6 +529,7 @@ t.test('a second writer on a busy session gets 416', async (t) => {
     await new Promise<void>((resolve) => (finishFirst = resolve));
     req.write(data.subarray(200_000));
   });
+  const path = await chunkPath(r);
   await eventually(async () => (await stat(path)).size > 0, 'the first PATCH to be writing');
   const second = await patch(loc, Buffer.from('intruder'));
   t.equal(second.status, 416);
@@ -533,14 +549,13 @@ t.test('cancelling a session while a PATCH streams into it', async (t) => {
   const r = await startRegistry();
   t.teardown(() => r.close());
   const loc = await startUpload(r, 'app');
-  const [file] = await uploadFiles(r);
-  const path = join(tmpDir(r), file!);
   let finishFirst!: () => void;
   const firstDone = rawRequest(loc, 'PATCH', { 'content-length': '200000' }, async (req) => {
     req.write(randomBytes(100_000));
     await new Promise<void>((resolve) => (finishFirst = resolve));
     req.write(randomBytes(100_000));
   });
+  const path = await chunkPath(r);
   await eventually(async () => (await stat(path)).size > 0, 'the PATCH to be writing');
   const del = await fetch(loc, { method: 'DELETE' });
   t.equal(del.status, 204);
@@ -553,7 +568,7 @@ t.test('cancelling a session while a PATCH streams into it', async (t) => {
   t.same(await openFilesUnder(r.dir), []);
 });
 
-t.test('shutdown removes session files; start-up sweeps stale temp files', async (t) => {
+t.test('start-up sweeps stale temp files; sessions survive a restart', async (t) => {
   const dir = await tempDir();
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const tmp = join(dir, 'storage', 'tmp');
@@ -571,9 +586,19 @@ t.test('shutdown removes session files; start-up sweeps stale temp files', async
   // Sessions live in memory: at start-up even a recent temp file belongs to a dead process.
   t.notOk(names.includes('upload-fresh'), 'so is a recent one (a crashed process left it)');
 
+  const first = randomBytes(100);
   const loc = await startUpload(r, 'app');
-  t.equal((await patch(loc, randomBytes(100))).status, 202);
-  t.equal((await uploadFiles(r)).length, 1);
+  t.equal((await patch(loc, first)).status, 202);
+  t.same(await chunkFiles(r), [], 'an accepted chunk is a part in the store, not a temp file');
+  t.equal((await partFiles(r)).length, 1);
   await r.close();
-  t.same(await readdir(tmp), [], 'open sessions do not outlive the process');
+
+  // Sessions live in the store: a restarted registry (or another replica) continues the upload.
+  const again = await startRegistry({}, dir);
+  t.teardown(() => again.close());
+  const second = randomBytes(50);
+  const moved = loc.replace(r.url, again.url);
+  t.equal((await patch(moved, second, '100-149')).status, 202);
+  t.equal((await put(moved, sha256(Buffer.concat([first, second])))).status, 201);
+  t.same(await uploadFiles(again), [], 'the parts are gone once joined');
 });

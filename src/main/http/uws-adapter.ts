@@ -325,6 +325,13 @@ export function adapt(res: HttpResponse, r: HttpRequest, shared: ServerShared): 
     if (isLast) {
       req.bodyDone = true;
       body.push(null);
+      // uWS may hand over data it had already read after a pause, the last of it
+      // included: an ended body never asks for more, so resume here or the
+      // kept-alive connection's next request is never read.
+      if (paused && !reply.aborted) {
+        paused = false;
+        res.resume();
+      }
     }
   });
   return { req, reply };

@@ -48,7 +48,7 @@ export interface GcReport {
 
 export const DEFAULT_GRACE_MS = 60 * 60 * 1000;
 /** Top-level prefixes of the store that are not metadata. */
-const NOT_METADATA = new Set(['blobs', 'quarantine']);
+const NOT_METADATA = new Set(['blobs', 'quarantine', '_uploads']);
 /** A manifest is at most 4 MiB; larger blobs are layers and never scanned. */
 const MAX_MANIFEST = 4 * 1024 * 1024 + 1;
 

@@ -1,12 +1,20 @@
-// Blob upload sessions, kept in memory (like NORA: a restart forgets them and
-// the start-up sweep removes their temp files). Bounded globally and per
-// client, expired when idle, and used by one request at a time.
-import { randomUUID } from 'node:crypto';
+// Blob upload sessions, kept in the store so a push's POST, PATCHes and PUT
+// may each reach a different replica: _uploads/<uuid>/session.json holds the
+// repository, the requested digest algorithms and the list of parts (each a
+// committed object beside it, see upload-file.ts). Every change of a session
+// is a compare-and-swap on that document: two PATCHes racing on different
+// replicas cannot both append at the same offset (the loser's part is
+// deleted and it answers 416), and a PUT claims the session by deleting the
+// document it read, so a late PATCH can never add to a finished upload.
+// Each replica bounds the sessions it creates (globally and per client); any
+// replica expires sessions idle past the TTL and removes their parts.
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { Algorithm } from '../../main/digest.js';
 import type { StorageDriver } from '../../main/storage/driver.js';
 import type { Metrics } from '../../main/metrics.js';
 import type { Logger } from '../../main/log.js';
-import { UploadFile } from './upload-file.js';
+import { UploadParts, type Part } from './upload-file.js';
 
 export interface SessionLimits {
   maxSessions: number;
@@ -14,18 +22,31 @@ export interface SessionLimits {
   ttlMs: number;
 }
 
+export const UPLOADS = '_uploads';
+const sessionPrefix = (uuid: string) => `${UPLOADS}/${uuid}`;
+const sessionKey = (uuid: string) => `${UPLOADS}/${uuid}/session.json`;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+interface SessionDoc {
+  name: string;
+  algorithms: Algorithm[];
+  parts: Part[];
+}
+
 export class UploadSession {
-  lastActive = Date.now();
-  /** a PATCH/PUT is streaming into the file */
-  busy = false;
-  /** removed from the table (cancelled, expired, finished); the file is gone or about to be */
-  closed = false;
   constructor(
     readonly uuid: string,
     readonly name: string,
-    readonly clientIp: string,
-    readonly file: UploadFile,
+    public doc: SessionDoc,
+    /** version of session.json this copy was read at */
+    public version: string,
   ) {}
+
+  get size(): number {
+    let n = 0;
+    for (const p of this.doc.parts) n += p.size;
+    return n;
+  }
 }
 
 export class TooManySessions extends Error {
@@ -41,9 +62,20 @@ export class SessionBusy extends Error {
   }
 }
 
+/** The session was finished, cancelled or expired meanwhile. */
+export class SessionGone extends Error {
+  constructor() {
+    super('upload session no longer exists');
+  }
+}
+
 export class UploadSessions {
-  private readonly sessions = new Map<string, UploadSession>();
+  readonly parts: UploadParts;
+  /** sessions this replica created and has not seen end: uuid → client IP (the limits count these) */
+  private readonly mine = new Map<string, string>();
   private readonly perClient = new Map<string, number>();
+  /** sessions a request of this process is writing to */
+  private readonly busy = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private sweeping = false;
 
@@ -53,17 +85,18 @@ export class UploadSessions {
     private readonly log: Logger,
     metrics: Metrics,
   ) {
-    metrics.describe('nora_upload_sessions', 'Docker blob upload sessions currently open');
-    metrics.gauge('nora_upload_sessions', () => this.sessions.size);
+    this.parts = new UploadParts(storage, limits.maxSessions);
+    metrics.describe('nora_upload_sessions', 'Docker blob upload sessions this replica opened that are still open');
+    metrics.gauge('nora_upload_sessions', () => this.mine.size);
   }
 
   get size(): number {
-    return this.sessions.size;
+    return this.mine.size;
   }
 
-  /** Removes temp files left by an earlier run, then starts the periodic expiry sweep. */
+  /** Starts the periodic expiry sweep (sessions of an earlier run stay usable until they expire). */
   async start(): Promise<void> {
-    await this.sweepOrphans();
+    await this.sweep();
     // Sweep often enough that a session never outlives its TTL by more than half of it.
     const every = Math.min(60_000, Math.max(100, Math.floor(this.limits.ttlMs / 2)));
     this.timer = setInterval(() => void this.sweep().catch((e) => this.log.warn('upload sweep failed', { error: String(e) })), every);
@@ -72,101 +105,182 @@ export class UploadSessions {
 
   /** A new empty session; TooManySessions when a limit is reached. */
   async create(name: string, clientIp: string, algorithms: Algorithm[] = []): Promise<UploadSession> {
-    if (this.sessions.size >= this.limits.maxSessions) throw new TooManySessions(false);
+    if (this.mine.size >= this.limits.maxSessions) throw new TooManySessions(false);
     if ((this.perClient.get(clientIp) ?? 0) >= this.limits.maxPerClient) throw new TooManySessions(true);
-    const s = new UploadSession(randomUUID(), name, clientIp, new UploadFile(this.storage, algorithms));
+    const uuid = randomUUID();
+    const doc: SessionDoc = { name, algorithms, parts: [] };
     // Counted before the await so concurrent POSTs cannot overshoot the limits.
-    this.add(s);
+    this.add(uuid, clientIp);
     try {
-      await s.file.create();
+      const version = await this.storage.put(sessionKey(uuid), JSON.stringify(doc), { ifAbsent: true });
+      if (version === null) throw new Error('upload session id collision');
+      return new UploadSession(uuid, name, doc, version);
     } catch (e) {
-      this.forget(s);
+      this.forget(uuid);
       throw e;
     }
-    return s;
   }
 
-  /** The session `uuid` of repository `name`, or null (unknown, expired, or another repository's). */
-  get(uuid: string, name: string): UploadSession | null {
-    const s = this.sessions.get(uuid);
-    return s && s.name === name ? s : null;
+  /** The session `uuid` of repository `name` as stored now, or null (unknown, ended, or another repository's). */
+  async get(uuid: string, name: string): Promise<UploadSession | null> {
+    if (!UUID_RE.test(uuid)) return null;
+    const got = await this.storage.get(sessionKey(uuid));
+    if (!got) {
+      this.forget(uuid);
+      return null;
+    }
+    const doc = parseDoc(got.data);
+    if (!doc) {
+      this.log.error('unreadable upload session document', { uuid });
+      return null;
+    }
+    return doc.name === name ? new UploadSession(uuid, name, doc, got.version) : null;
   }
 
-  /**
-   * Runs `fn` with exclusive use of the session. A second writer is refused
-   * (SessionBusy) rather than queued: its chunk offset could only be checked
-   * once the first finishes, and a queued body would hold a connection open.
-   */
-  async exclusive<T>(s: UploadSession, fn: () => Promise<T>): Promise<T> {
-    if (s.busy) throw new SessionBusy();
-    s.busy = true;
+  /** Runs a single-request upload (no session document) counted against the limits. */
+  async hold<T>(clientIp: string, fn: () => Promise<T>): Promise<T> {
+    if (this.mine.size >= this.limits.maxSessions) throw new TooManySessions(false);
+    if ((this.perClient.get(clientIp) ?? 0) >= this.limits.maxPerClient) throw new TooManySessions(true);
+    const uuid = randomUUID();
+    this.add(uuid, clientIp);
     try {
       return await fn();
     } finally {
-      s.busy = false;
-      s.lastActive = Date.now();
-      // Cancelled or expired while we were writing: the file is ours to remove.
-      if (s.closed) await s.file.remove();
+      this.forget(uuid);
     }
   }
 
   /**
-   * Ends a session. `removeFile` false when its file was moved into the store.
-   * A busy session's file is removed by the request holding it.
+   * Runs `fn` with this process's exclusive use of the session. A second
+   * writer here is refused (SessionBusy) rather than queued: its chunk offset
+   * could only be checked once the first finishes, and a queued body would
+   * hold a connection open. Writers on other replicas meet at the CAS.
    */
-  async close(s: UploadSession, removeFile = true): Promise<void> {
-    this.forget(s);
-    s.closed = true;
-    if (removeFile && !s.busy) await s.file.remove();
+  async exclusive<T>(s: UploadSession, fn: () => Promise<T>): Promise<T> {
+    if (this.busy.has(s.uuid)) throw new SessionBusy();
+    this.busy.add(s.uuid);
+    try {
+      return await fn();
+    } finally {
+      this.busy.delete(s.uuid);
+    }
   }
 
-  /** Expires sessions idle longer than the TTL. */
+  /**
+   * Stores `body` as the session's next part. SessionGone when the session
+   * ended meanwhile, SessionBusy when another replica appended first; either
+   * way the part is removed and the session is as it was.
+   */
+  async append(s: UploadSession, body: Readable, limit: number, exact?: number): Promise<void> {
+    const at = s.size;
+    const { writer, size, seal } = await this.parts.receive(s.uuid, at, s.doc.algorithms, body, limit, exact);
+    if (size === 0 && exact === undefined) {
+      await writer.cancel(); // an empty PATCH adds nothing
+      return;
+    }
+    const part = { key: `${sessionPrefix(s.uuid)}/${s.doc.parts.length}-${randomBytes(4).toString('hex')}`, size };
+    await writer.commit(part.key);
+    const doc: SessionDoc = { ...s.doc, parts: [...s.doc.parts, part] };
+    const version = await this.storage.put(sessionKey(s.uuid), JSON.stringify(doc), { ifMatch: s.version });
+    if (version === null) {
+      await this.storage.delete(part.key);
+      throw (await this.storage.stat(sessionKey(s.uuid))) ? new SessionBusy() : new SessionGone();
+    }
+    s.doc = doc;
+    s.version = version;
+    seal();
+  }
+
+  /**
+   * Takes the session for its PUT: deletes the document it was read at, so no
+   * other request can change it any more. SessionGone if it changed meanwhile.
+   */
+  async claim(s: UploadSession): Promise<void> {
+    if (!(await this.storage.delete(sessionKey(s.uuid), { ifMatch: s.version }))) throw new SessionGone();
+    this.forget(s.uuid);
+  }
+
+  /** Removes a claimed or cancelled session's parts. */
+  async discard(uuid: string): Promise<void> {
+    this.forget(uuid);
+    this.parts.forget(uuid);
+    await this.storage.deletePrefix(sessionPrefix(uuid));
+  }
+
+  /** Ends a session at once (DELETE); a PATCH in flight elsewhere finds it gone. */
+  async cancel(s: UploadSession): Promise<void> {
+    await this.storage.delete(sessionKey(s.uuid));
+    await this.discard(s.uuid);
+  }
+
+  /**
+   * Expires sessions idle longer than the TTL (the document is rewritten by
+   * every chunk), parts a crashed PUT left, and writers nobody touched for a
+   * whole TTL; then forgets sessions of this replica that ended elsewhere.
+   */
   async sweep(now = Date.now()): Promise<number> {
     if (this.sweeping) return 0;
     this.sweeping = true;
     let n = 0;
     try {
-      for (const s of [...this.sessions.values()]) {
-        if (!s.busy && now - s.lastActive > this.limits.ttlMs) {
-          await this.close(s);
-          n++;
-        }
+      let after: string | undefined;
+      for (;;) {
+        const page = await this.storage.list(UPLOADS, { prefixesOnly: true, after, limit: 1000 });
+        for (const uuid of page.names) if (!this.busy.has(uuid) && (await this.expire(uuid, now))) n++;
+        if (!page.more) break;
+        after = page.names[page.names.length - 1];
       }
-      await this.sweepOrphans();
+      for (const uuid of [...this.mine.keys()]) if (!(await this.storage.stat(sessionKey(uuid)))) this.forget(uuid);
+      const removed = await this.storage.sweep(this.limits.ttlMs);
+      if (removed) this.log.info('removed stale temp files', { count: removed });
     } finally {
       this.sweeping = false;
     }
     return n;
   }
 
-  /** Stops the sweep and removes every session's file (sessions do not survive a restart). */
+  /** True when the session was idle past the TTL (or a leftover of one) and is now removed. */
+  private async expire(uuid: string, now: number): Promise<boolean> {
+    const doc = await this.storage.stat(sessionKey(uuid));
+    if (doc) {
+      if (now - doc.modifiedMs <= this.limits.ttlMs) return false;
+      if (!(await this.storage.delete(sessionKey(uuid), { ifMatch: doc.version }))) return false;
+    } else {
+      // No document: a PUT is joining these parts, or crashed doing it; only old leftovers go.
+      for await (const o of this.storage.walk(sessionPrefix(uuid))) if (now - o.modifiedMs <= this.limits.ttlMs) return false;
+    }
+    await this.discard(uuid);
+    return true;
+  }
+
+  /** Stops the sweep. Sessions stay in the store: another replica (or this one, restarted) continues them. */
   async shutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    for (const s of [...this.sessions.values()]) await this.close(s);
   }
 
-  /**
-   * Writers nobody touched for a whole TTL are garbage (a crash, an earlier
-   * run). Live sessions' writers are touched first so an idle-but-valid
-   * session whose last write is old is never swept.
-   */
-  private async sweepOrphans(): Promise<void> {
-    for (const s of this.sessions.values()) await s.file.touch();
-    const removed = await this.storage.sweep(this.limits.ttlMs);
-    if (removed) this.log.info('removed stale temp files', { count: removed });
+  private add(uuid: string, clientIp: string): void {
+    this.mine.set(uuid, clientIp);
+    this.perClient.set(clientIp, (this.perClient.get(clientIp) ?? 0) + 1);
   }
 
-  private add(s: UploadSession): void {
-    this.sessions.set(s.uuid, s);
-    this.perClient.set(s.clientIp, (this.perClient.get(s.clientIp) ?? 0) + 1);
+  private forget(uuid: string): void {
+    const ip = this.mine.get(uuid);
+    if (ip === undefined) return;
+    this.mine.delete(uuid);
+    const n = (this.perClient.get(ip) ?? 1) - 1;
+    if (n > 0) this.perClient.set(ip, n);
+    else this.perClient.delete(ip);
   }
+}
 
-  private forget(s: UploadSession): void {
-    if (this.sessions.get(s.uuid) !== s) return;
-    this.sessions.delete(s.uuid);
-    const n = (this.perClient.get(s.clientIp) ?? 1) - 1;
-    if (n > 0) this.perClient.set(s.clientIp, n);
-    else this.perClient.delete(s.clientIp);
+function parseDoc(data: Buffer): SessionDoc | null {
+  try {
+    const o = JSON.parse(data.toString('utf8')) as SessionDoc;
+    if (typeof o.name !== 'string' || !Array.isArray(o.algorithms) || !Array.isArray(o.parts)) return null;
+    for (const p of o.parts) if (typeof p.key !== 'string' || !Number.isSafeInteger(p.size)) return null;
+    return o;
+  } catch {
+    return null;
   }
 }

@@ -9,15 +9,15 @@
 import type { Context } from '../../main/protocol.js';
 import type { Reply, Req } from '../../main/http/types.js';
 import type { Algorithm, Digest } from '../../main/digest.js';
-import { DigestMismatch, SizeLimitExceeded } from '../../main/storage/blobs.js';
-import { WriterGone } from '../../main/storage/driver.js';
-import { oci } from './errors.js';
+import { DigestMismatch, HashingCounter, SizeLimitExceeded, blobKey } from '../../main/storage/blobs.js';
+import { WriterGone, type ObjectWriter } from '../../main/storage/driver.js';
+import { OciError, oci } from './errors.js';
 import { HttpError, methodNotAllowed } from '../../main/errors.js';
 import { checkDigest, checkName } from './names.js';
 import { hasBlob, linkBlob } from './layer-links.js';
 import { parseChunkRange, uploadedRange } from './content-range.js';
 import { ChunkLengthMismatch } from './upload-file.js';
-import { SessionBusy, TooManySessions, UploadSessions, type UploadSession } from './upload-sessions.js';
+import { SessionBusy, SessionGone, TooManySessions, UploadSessions, type UploadSession } from './upload-sessions.js';
 
 const MiB = 1024 * 1024;
 /** We have no minimum chunk size (chunks are appended to a file); saying 0 tells clients so. */
@@ -45,7 +45,7 @@ export async function createUploads(ctx: Context) {
   function progressHeaders(reply: Reply, s: UploadSession): Reply {
     return reply
       .header('Location', uploadUrl(s))
-      .header('Range', uploadedRange(s.file.size))
+      .header('Range', uploadedRange(s.size))
       .header('Docker-Upload-UUID', s.uuid);
   }
 
@@ -53,9 +53,10 @@ export async function createUploads(ctx: Context) {
     reply.status(201).header('Location', blobUrl(name, digest)).header('Docker-Content-Digest', digest).send();
   }
 
-  async function newSession(req: Req, reply: Reply, name: string, algorithms: Algorithm[]): Promise<UploadSession> {
+  /** Runs fn, turning a reached session limit into 429. */
+  async function limited<T>(fn: () => Promise<T>): Promise<T> {
     try {
-      return await sessions.create(name, req.clientIp, algorithms);
+      return await fn();
     } catch (e) {
       if (!(e instanceof TooManySessions)) throw e;
       // Jittered so clients turned away together do not all come back together.
@@ -63,8 +64,8 @@ export async function createUploads(ctx: Context) {
     }
   }
 
-  function lookup(name: string, uuid: string): UploadSession {
-    const s = sessions.get(uuid, name);
+  async function lookup(name: string, uuid: string): Promise<UploadSession> {
+    const s = await sessions.get(uuid, name);
     if (!s) throw unknownUpload(uuid);
     return s;
   }
@@ -76,8 +77,8 @@ export async function createUploads(ctx: Context) {
     const r = parseChunkRange(header);
     if (!r) throw oci('BLOB_UPLOAD_INVALID', 'malformed Content-Range', { 'content-range': header.slice(0, 100) });
     const length = r.end - r.start + 1;
-    if (r.start !== s.file.size) {
-      throw oci('BLOB_UPLOAD_INVALID', `chunk must start at byte ${s.file.size}`, { 'content-range': header }, 'RANGE_NOT_SATISFIABLE');
+    if (r.start !== s.size) {
+      throw oci('BLOB_UPLOAD_INVALID', `chunk must start at byte ${s.size}`, { 'content-range': header }, 'RANGE_NOT_SATISFIABLE');
     }
     if (req.contentLength !== null && req.contentLength !== length) {
       throw oci('SIZE_INVALID', 'Content-Length does not match Content-Range');
@@ -85,46 +86,86 @@ export async function createUploads(ctx: Context) {
     return length;
   }
 
-  /** Streams the request body onto the session; the caller holds the session exclusively. */
-  async function appendBody(req: Req, s: UploadSession, exact: number | null): Promise<void> {
-    const room = maxBytes - s.file.size;
-    if ((req.contentLength ?? 0) > room || (exact ?? 0) > room) throw tooLarge(s);
+  /** Room left in the session, refusing at once a body announced larger. */
+  function room(req: Req, s: UploadSession | null, exact: number | null): number {
+    const left = maxBytes - (s?.size ?? 0);
+    if ((req.contentLength ?? 0) > left || (exact ?? 0) > left) throw tooLarge(s);
+    return left;
+  }
+
+  /** Translates what streaming a body may throw into the registry's errors. */
+  async function receiving<T>(s: UploadSession | null, fn: () => Promise<T>): Promise<T> {
     try {
-      await s.file.append(req.body, room, exact ?? undefined);
+      return await fn();
     } catch (e) {
       if (e instanceof SizeLimitExceeded) throw tooLarge(s);
       if (e instanceof ChunkLengthMismatch) throw oci('SIZE_INVALID', e.message);
-      if (e instanceof WriterGone) {
-        await sessions.close(s);
-        throw unknownUpload(s.uuid);
-      }
-      throw e;
-    }
-    if (s.closed) throw unknownUpload(s.uuid); // cancelled or expired meanwhile
-  }
-
-  function tooLarge(s: UploadSession) {
-    return oci('SIZE_INVALID', `upload exceeds ${maxBytes} bytes`, { uuid: s.uuid }, 'TOO_LARGE');
-  }
-
-  /** Verifies the whole upload against `d`, moves it into the store and links it into the repository. */
-  async function finish(s: UploadSession, d: Digest): Promise<string> {
-    let committed = false;
-    try {
-      const counter = await s.file.counterFor(d.algorithm);
-      if (s.closed) throw unknownUpload(s.uuid);
-      const result = await ctx.blobs.commitHashed(s.file.writer, counter, d);
-      committed = true;
-      await linkBlob(ctx, s.name, d);
-      return result.digest;
-    } catch (e) {
       if (e instanceof DigestMismatch) {
         throw oci('DIGEST_INVALID', 'provided digest did not match uploaded content', { expected: e.expected, computed: e.actual });
       }
+      if (e instanceof SessionGone || e instanceof WriterGone) throw unknownUpload(s?.uuid ?? '');
       throw e;
+    }
+  }
+
+  /** Streams the request body onto the session as its next part; the caller holds the session exclusively. */
+  async function appendBody(req: Req, s: UploadSession, exact: number | null): Promise<void> {
+    const left = room(req, s, exact);
+    await receiving(s, () => sessions.append(s, req.body, left, exact ?? undefined));
+  }
+
+  function tooLarge(s: UploadSession | null) {
+    return oci('SIZE_INVALID', `upload exceeds ${maxBytes} bytes`, s ? { uuid: s.uuid } : undefined, 'TOO_LARGE');
+  }
+
+  /** Streams a whole blob (the PUT of a session with no parts yet, or a single-request upload) into a writer, hashed. */
+  async function receiveWhole(req: Req, uuid: string, algorithms: Algorithm[], exact: number | null) {
+    const left = room(req, null, exact);
+    return sessions.parts.receive(uuid, 0, algorithms, req.body, left, exact ?? undefined);
+  }
+
+  /**
+   * Makes the session's bytes (plus a last chunk already in `last`) blob `d`,
+   * after claiming the session, and links it into the repository. A single
+   * part is copied into place (a hard link, a server-side copy) once its
+   * digest checks out; several are joined into a new object, hashed on the way.
+   */
+  async function finish(s: UploadSession, d: Digest, last: { writer: ObjectWriter; counter: HashingCounter } | null): Promise<string> {
+    try {
+      await sessions.claim(s);
+    } catch (e) {
+      await last?.writer.cancel();
+      throw e;
+    }
+    try {
+      await store(s, d, last);
+      await linkBlob(ctx, s.name, d);
+      return d.value;
     } finally {
-      // Verified or not, a finished session is over (commitHashed committed or cancelled its writer).
-      await sessions.close(s, !committed);
+      // Verified or not, a finished session is over.
+      await sessions.discard(s.uuid);
+    }
+  }
+
+  /** Writes blob `d` from the session's bytes; DigestMismatch when they hash otherwise. */
+  async function store(s: UploadSession, d: Digest, last: { writer: ObjectWriter; counter: HashingCounter } | null): Promise<void> {
+    const parts = s.doc.parts;
+    if (last) {
+      await ctx.blobs.commitHashed(last.writer, last.counter, d);
+    } else if (parts.length === 1) {
+      const { hex } = await sessions.parts.digest(s.uuid, parts, s.size, d.algorithm);
+      if (`${d.algorithm}:${hex}` !== d.value) throw new DigestMismatch(d.value, `${d.algorithm}:${hex}`);
+      if (!(await ctx.storage.touch(blobKey(d)))) await ctx.storage.copy(parts[0]!.key, blobKey(d));
+    } else {
+      const writer = await ctx.storage.writer('blob');
+      let counter: HashingCounter;
+      try {
+        counter = await sessions.parts.join(parts, writer, d.algorithm);
+      } catch (e) {
+        await writer.cancel();
+        throw e;
+      }
+      await ctx.blobs.commitHashed(writer, counter, d);
     }
   }
 
@@ -156,19 +197,16 @@ export async function createUploads(ctx: Context) {
 
     const digest = mount === null ? req.query.get('digest') : null;
     if (digest !== null) {
-      // Single-request upload: the body is the whole blob.
+      // Single-request upload: the body is the whole blob, no session document needed.
       const d = checkDigest(digest);
-      const s = await newSession(req, reply, name, [d.algorithm]);
-      let stored: string;
-      try {
-        stored = await sessions.exclusive(s, async () => {
-          await appendBody(req, s, null);
-          return finish(s, d);
-        });
-      } catch (e) {
-        await sessions.close(s);
-        throw e;
-      }
+      const stored = await limited(() =>
+        sessions.hold(req.clientIp, async () => {
+          const left = room(req, null, null);
+          const r = await receiving(null, () => ctx.blobs.put(req.body, d, left));
+          await linkBlob(ctx, name, d);
+          return r.digest;
+        }),
+      );
       return created(reply, name, stored);
     }
 
@@ -178,7 +216,7 @@ export async function createUploads(ctx: Context) {
       if (alg !== 'sha256' && alg !== 'sha512') throw oci('DIGEST_INVALID', 'unsupported digest algorithm', { algorithm: alg.slice(0, 50) });
       algorithms.push(alg);
     }
-    const s = await newSession(req, reply, name, algorithms);
+    const s = await limited(() => sessions.create(name, req.clientIp, algorithms));
     progressHeaders(reply, s).header('OCI-Chunk-Min-Length', CHUNK_MIN_LENGTH).status(202).send();
   }
 
@@ -196,14 +234,19 @@ export async function createUploads(ctx: Context) {
     const d = checkDigest(digest);
     const stored = await sessions.exclusive(s, async () => {
       const expected = checkChunkRange(req, s);
-      await appendBody(req, s, expected);
-      return finish(s, d);
+      if (s.doc.parts.length > 0) {
+        await appendBody(req, s, expected);
+        return receiving(s, () => finish(s, d, null));
+      }
+      // Nothing stored yet: the body is the whole blob, written straight to its writer as before sessions were shared.
+      const last = await receiving(s, () => receiveWhole(req, s.uuid, [...s.doc.algorithms, d.algorithm], expected));
+      return receiving(s, () => finish(s, d, last));
     });
     created(reply, s.name, stored);
   }
 
   async function session(req: Req, reply: Reply, name: string, uuid: string): Promise<void> {
-    const s = lookup(name, uuid);
+    const s = await lookup(name, uuid);
     try {
       switch (req.method) {
         case 'GET':
@@ -215,14 +258,14 @@ export async function createUploads(ctx: Context) {
         case 'PUT':
           return await put(req, reply, s);
         case 'DELETE':
-          await sessions.close(s);
+          await sessions.cancel(s);
           return reply.status(204).header('Docker-Upload-UUID', s.uuid).send();
         default:
           throw methodNotAllowed('GET, HEAD, PATCH, PUT, DELETE');
       }
     } catch (e) {
       // Whatever went wrong, a session that is still open tells the client where it stands.
-      if (!s.closed && !reply.done) progressHeaders(reply, s);
+      if (!(e instanceof OciError && e.oci === 'BLOB_UPLOAD_UNKNOWN') && !reply.done) progressHeaders(reply, s);
       if (e instanceof SessionBusy) throw oci('BLOB_UPLOAD_INVALID', e.message, { uuid: s.uuid }, 'RANGE_NOT_SATISFIABLE');
       throw e;
     }
