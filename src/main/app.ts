@@ -1,7 +1,7 @@
 // Wires one registry together: storage, auth gate, protocols, server. A
 // registry owns its state (metrics, log level, caches, connection policy), so
 // a process may run several.
-import { contentDriver } from './storage/factory.js';
+import { contentDriver, sharedStorage } from './storage/factory.js';
 import { BlobStore } from './storage/blobs.js';
 import { createGate } from './auth/index.js';
 import { publicUrl, tlsEnabled, type Config } from './config.js';
@@ -24,13 +24,11 @@ export async function createRegistry(config: Config): Promise<Registry> {
   const log = new Logger(config.log.level);
   const metrics = new Metrics();
   const storage = await contentDriver(config, metrics);
-  // Before anything is served, every writer is a dead process's: an upload
-  // session (sessions live in memory) or a write a crash interrupted; a
-  // conditional delete a crash interrupted is undone. One registry process
-  // per storage directory, as with NORA. A bucket may be shared by replicas:
-  // there only writers idle for the upload session TTL are dead.
-  const shared = config.storage.mode === 's3';
-  const swept = await storage.sweep(shared ? config.docker.upload_session_ttl_secs * 1000 : 0);
+  // Before anything is served, on storage of its own every writer is a dead
+  // process's (a write a crash interrupted) and a conditional delete a crash
+  // interrupted is undone. A bucket may be shared by replicas: there only
+  // writers idle past the upload session TTL are dead.
+  const swept = await storage.sweep(sharedStorage(config) ? config.docker.upload_session_ttl_secs * 1000 : 0);
   if (swept) log.info('removed temp files left by an earlier run', { count: swept });
   const gate = await createGate(config, { log, metrics });
   const links = new LinkBase(config.server.public_url, new ClientIp(config.auth.trusted_proxies), () => ctx.baseUrl, tlsEnabled(config) ? 'https' : 'http');

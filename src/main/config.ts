@@ -56,6 +56,7 @@ export interface Config {
     upload_burst: number;
     general_rps: number;
     general_burst: number;
+    redis_url: string;
   };
   docker: {
     max_upload_sessions: number;
@@ -180,6 +181,8 @@ const SCHEMA: Record<string, Record<string, KeySpec>> = {
     upload_burst: { kind: 'int', env: 'NORA_RATE_LIMIT_UPLOAD_BURST', min: 1, max: 1_000_000 },
     general_rps: { kind: 'int', env: 'NORA_RATE_LIMIT_GENERAL_RPS', min: 1, max: 1_000_000 },
     general_burst: { kind: 'int', env: 'NORA_RATE_LIMIT_GENERAL_BURST', min: 1, max: 1_000_000 },
+    // Shared by replicas: revocations and htpasswd changes at once, lockout counters (may hold a password).
+    redis_url: { kind: 'string', env: 'NORA_AUTH_REDIS_URL', secret: true, check: checkRedisUrl },
   },
   docker: {
     max_upload_sessions: { kind: 'int', env: 'NORA_MAX_UPLOAD_SESSIONS', min: 1, max: 1_000_000 },
@@ -278,6 +281,7 @@ export function defaults(cores = 2): Config {
       admin_users: [],
       hash_workers: Math.max(1, cores),
       oidc: oidcDefaults(),
+      redis_url: '',
     },
     // Off unless asked for (NORA: on): per-caller limits are a policy choice, and NORA's defaults would throttle a busy CI fleet.
     rate_limit: { enabled: false, auth_rps: 1, auth_burst: 5, upload_rps: 200, upload_burst: 500, general_rps: 100, general_burst: 200 },
@@ -333,6 +337,18 @@ function checkUrl(v: unknown): string | undefined {
     return 'must be an http(s) URL';
   }
   return undefined;
+}
+
+/** Never echoes the value: the URL may carry a password. */
+function checkRedisUrl(v: unknown): string | undefined {
+  if (v === '') return undefined;
+  try {
+    const u = new URL(String(v));
+    if (u.protocol === 'redis:' || u.protocol === 'rediss:') return undefined;
+  } catch {
+    // reported below
+  }
+  return 'must be a redis:// or rediss:// URL';
 }
 
 function coerce(key: string, spec: KeySpec, raw: unknown, fromEnv: boolean): unknown {

@@ -34,8 +34,9 @@ export function systemProtocol(ctx: Context): Protocol {
       } else if (req.path === '/ready') {
         // The body says what is missing, so a 503 can be acted on without reading logs.
         const writable = await ctx.storage.probe();
-        const ready = writable && (workers === 'ready' || workers === 'off');
-        reply.json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', storage: writable ? 'writable' : 'not writable', auth_workers: workers });
+        const redis = ctx.gate.redis();
+        const ready = writable && (workers === 'ready' || workers === 'off') && redis !== 'unreachable';
+        reply.json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', storage: writable ? 'writable' : 'not writable', auth_workers: workers, redis });
       } else {
         reply.status(200).header('Content-Type', 'text/plain; version=0.0.4').send(ctx.metrics.render());
       }

@@ -160,6 +160,12 @@ export class Authenticator {
   }
 
   private async slow(cred: Credential, byCredential: string, byHeader: string | undefined, ip: string): Promise<Verified | AuthFailure> {
+    if (this.lockout.shared !== null) {
+      // Failures this client made on other replicas count here too.
+      await this.lockout.refresh(ip);
+      const wait = this.lockout.retryAfter(ip);
+      if (wait > 0) return { fail: 'locked', retryAfter: wait };
+    }
     let out: Outcome;
     try {
       out = await this.shared(cred, byCredential);
@@ -307,6 +313,11 @@ export class Authenticator {
   /** After a revoke: the token stops working on the next request. */
   tokenRevoked(id: string): void {
     this.evict((v) => v.tokenId === id);
+  }
+
+  /** After missed invalidations (Redis was away): everything is verified afresh. */
+  forgetAll(): void {
+    this.cache?.clear();
   }
 
   private evict(match: (v: Verified) => boolean): void {

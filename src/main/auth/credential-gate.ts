@@ -5,7 +5,7 @@
 import type { ReadView, Req } from '../http/types.js';
 import { HttpError } from '../errors.js';
 import type { Config } from '../config.js';
-import type { AuthGate } from './gate.js';
+import type { AuthGate, RedisState } from './gate.js';
 import type { Access, Identity, Requirement, Role } from './types.js';
 import type { Authenticator, AuthFailure } from './authenticator.js';
 import type { ClientIp } from './client-ip.js';
@@ -37,6 +37,7 @@ export class CredentialGate implements AuthGate {
     private readonly authenticator: Authenticator,
     readonly tokens: TokenService,
     readonly ready: () => Promise<void>,
+    readonly redis: () => RedisState,
     private readonly onClose: () => Promise<void>,
     private readonly log: Logger,
     metrics: Metrics,

@@ -4,6 +4,8 @@ import { HttpError } from '../errors.js';
 import type { Access, Identity, Requirement } from './types.js';
 import type { TokenService } from './token-service.js';
 
+export type RedisState = 'off' | 'connected' | 'unreachable';
+
 export interface AuthGate {
   readonly enabled: boolean;
   /**
@@ -26,6 +28,8 @@ export interface AuthGate {
   clientIp(req: ReadView): string;
   /** Resolves once the gate can verify credentials (hash workers started); rejects if it never can. */
   ready(): Promise<void>;
+  /** The shared Redis (auth.redis_url): /ready fails while it is unreachable. */
+  redis(): RedisState;
   close(): Promise<void>;
   /** Token management for the token API; absent when auth is off. */
   readonly tokens?: TokenService;
@@ -50,6 +54,9 @@ export class OpenGate implements AuthGate {
     return req.ip;
   }
   async ready(): Promise<void> {}
+  redis(): RedisState {
+    return 'off';
+  }
   async close(): Promise<void> {}
 }
 

@@ -14,8 +14,10 @@ import { Htpasswd } from './htpasswd.js';
 import { Lockout } from './lockout.js';
 import { TokenService } from './token-service.js';
 import { TokenStore } from './token-store.js';
-import { tokenDriver } from '../storage/factory.js';
 import { OidcVerifier } from './oidc.js';
+import { sharedStorage, tokenDriver } from '../storage/factory.js';
+import { RedisLink } from './redis-link.js';
+import { RedisFailures, StoreFailures } from './shared-failures.js';
 
 export async function createGate(config: Config, { log, metrics }: { log: Logger; metrics: Metrics }): Promise<AuthGate> {
   const a = config.auth;
@@ -28,13 +30,19 @@ export async function createGate(config: Config, { log, metrics }: { log: Logger
     if (/\/0$/.test(p.trim())) log.warn('auth.trusted_proxies trusts every peer: clients can choose their IP for lockout', { entry: p });
   }
   const htpasswd = await Htpasswd.load(a.htpasswd_file, log);
-  const store = new TokenStore(await tokenDriver(config), log);
+  const tokenStorage = await tokenDriver(config);
+  const store = new TokenStore(tokenStorage, log);
   await store.init();
   const pool = await HashPool.create(a.hash_workers, metrics);
-  const lockout = new Lockout();
+  // Replicas share lockout records through Redis when configured, else through the object store.
+  const redis = a.redis_url ? new RedisLink(a.redis_url, log) : null;
+  const failures = redis ? new RedisFailures(redis.cmd) : sharedStorage(config) ? new StoreFailures(tokenStorage) : null;
+  const lockout = new Lockout(Date.now, failures, (e) => log.warn('shared lockout record not reachable', { error: e.message }));
   const oidc = a.oidc.enabled ? new OidcVerifier(a.oidc, log) : null;
   if (a.oidc.enabled && !oidc!.active) log.warn('auth.oidc is enabled without an enabled provider: OIDC tokens are refused');
   const authenticator = new Authenticator(htpasswd, store, pool, lockout, a.token_cache_ttl, log, metrics, oidc?.active ? oidc : null);
+  redis?.onEvent((e) => (e.t === 'token' ? authenticator.tokenRevoked(e.id) : void htpasswd.poll((changed) => authenticator.usersChanged(changed))));
+  redis?.onResync(() => authenticator.forgetAll());
   // Started now, awaited by ready(): the port opens while the workers boot.
   const warming = authenticator.prepare().catch((e: Error) => {
     throw new Error(`hash workers failed to start: ${e.message}`);
@@ -42,13 +50,15 @@ export async function createGate(config: Config, { log, metrics }: { log: Logger
   warming.catch(() => {});
   htpasswd.watch((changed) => authenticator.usersChanged(changed));
   const tokens = new TokenService(authenticator, store, pool, new Set(a.admin_users), log);
+  if (redis) tokens.onRevoked = (id) => redis.publish({ t: 'token', id });
   if (a.anonymous_read) log.warn('auth.anonymous_read: anyone can pull and download without credentials');
   if (a.docker_anon_pull) log.warn('auth.docker_anon_pull: anyone can pull Docker images without credentials');
   const realm = config.server.public_url || 'nora';
   let closed = false;
-  return new CredentialGate(a, realm, ips, authenticator, tokens, () => warming, async () => {
+  return new CredentialGate(a, realm, ips, authenticator, tokens, () => warming, () => (redis ? (redis.connected ? 'connected' : 'unreachable') : 'off'), async () => {
     if (closed) return;
     closed = true;
+    await redis?.close();
     htpasswd.close();
     lockout.close();
     await store.close();

@@ -1,16 +1,29 @@
 // Failed-login lockout per client IP, as NORA: from the 5th consecutive failure
 // the IP is refused for 2^(failures-5) seconds (1, 2, 4 ... capped at 900).
 // Refused requests add no failures; a success clears the record.
+// Replicas share the records through SharedFailures (Redis counters, or the
+// object store): a client spreading its guesses over replicas is counted once.
+// The synchronous checks read this process's copy; a verification refreshes
+// it from the shared record first (every guess is a verification, since only
+// successes are cached), and every failure is added there too.
 const THRESHOLD = 5;
 const MAX_LOCK_SECS = 900;
 /** Records whose last failure is older than this are forgotten. */
-const FORGET_MS = 30 * 60 * 1000;
+export const FORGET_MS = 30 * 60 * 1000;
 /** Bound on tracked IPs so a spray of addresses cannot grow memory without limit. */
 const MAX_TRACKED = 100_000;
 
-interface Rec {
+export interface Rec {
   failures: number;
   last: number;
+}
+
+/** Failure records every replica sees. */
+export interface SharedFailures {
+  /** Adds one failure at `now`; returns the record after it. */
+  add(ip: string, now: number): Promise<Rec>;
+  get(ip: string): Promise<Rec | null>;
+  clear(ip: string): Promise<void>;
 }
 
 function lockMs(failures: number): number {
@@ -22,7 +35,11 @@ export class Lockout {
   private readonly recs = new Map<string, Rec>();
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly now: () => number = Date.now,
+    readonly shared: SharedFailures | null = null,
+    private readonly onError: (e: Error) => void = () => {},
+  ) {
     this.timer = setInterval(() => this.sweep(), 60_000);
     this.timer.unref();
   }
@@ -45,15 +62,41 @@ export class Lockout {
   failure(ip: string): { failures: number; lockedFor: number } {
     const r = this.recs.get(ip);
     const failures = (r?.failures ?? 0) + 1;
-    // delete + set keeps the map ordered by last failure, oldest first
-    this.recs.delete(ip);
-    this.recs.set(ip, { failures, last: this.now() });
-    if (this.recs.size > MAX_TRACKED) this.recs.delete(this.recs.keys().next().value!);
+    const last = this.now();
+    this.remember(ip, { failures, last });
+    this.shared?.add(ip, last).then((rec) => this.merge(ip, rec), this.onError);
     return { failures, lockedFor: lockMs(failures) / 1000 };
   }
 
   success(ip: string): void {
-    if (this.recs.size !== 0) this.recs.delete(ip);
+    if (this.recs.size !== 0 && this.recs.delete(ip)) this.shared?.clear(ip).catch(this.onError);
+  }
+
+  /** Takes in what other replicas recorded for the IP (before verifying one of its credentials). */
+  async refresh(ip: string): Promise<void> {
+    if (this.shared === null) return;
+    let rec: Rec | null;
+    try {
+      rec = await this.shared.get(ip);
+    } catch (e) {
+      // Unreachable shared records: this replica still counts on its own.
+      this.onError(e as Error);
+      return;
+    }
+    if (rec === null) this.recs.delete(ip);
+    else this.merge(ip, rec);
+  }
+
+  private merge(ip: string, rec: Rec): void {
+    const mine = this.recs.get(ip);
+    if (mine === undefined || rec.failures > mine.failures || (rec.failures === mine.failures && rec.last > mine.last)) this.remember(ip, rec);
+  }
+
+  private remember(ip: string, rec: Rec): void {
+    // delete + set keeps the map ordered by last failure, oldest first
+    this.recs.delete(ip);
+    this.recs.set(ip, rec);
+    if (this.recs.size > MAX_TRACKED) this.recs.delete(this.recs.keys().next().value!);
   }
 
   private sweep(): void {

@@ -35,6 +35,9 @@ export interface TokenInfo {
 const DAY = 86_400;
 
 export class TokenService {
+  /** Tells other replicas (Redis) that a token was revoked here. */
+  onRevoked: ((id: string) => void) | null = null;
+
   constructor(
     private readonly auth: Authenticator,
     private readonly store: TokenStore,
@@ -136,6 +139,7 @@ export class TokenService {
       throw new HttpError('NOT_FOUND', 'token not found');
     }
     this.auth.tokenRevoked(m.id);
+    this.onRevoked?.(m.id);
     this.log.info('token revoked', { event: 'token_revoke', user: caller.user, owner: m.owner, token_prefix: m.id, ip });
     return { revoked: m.id };
   }

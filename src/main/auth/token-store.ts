@@ -2,14 +2,17 @@
 // existing NORA token directory keeps working), through a storage driver (on
 // local disk: files 0600 in a 0700 directory, see storage/factory.ts). Only
 // an Argon2id hash of the token is stored. Objects are always replaced
-// atomically; operations on one id are serialised so a last_used flush can
-// never resurrect a token that was just revoked.
+// atomically; operations on one id are serialised in this process, and every
+// rewrite is a compare-and-swap on the version read, so a last_used flush on
+// one replica can never resurrect a token another replica just revoked.
 import type { Role } from './types.js';
 import { log as processLog, type Logger } from '../log.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { TOKEN_ID_RE } from './token-format.js';
 
 const FLUSH_MS = 30_000;
+/** tries of one rewrite against writers on other replicas */
+const CAS_ATTEMPTS = 10;
 const FILE_RE = /^[0-9a-f]{16}\.json$/;
 const ROLES: readonly Role[] = ['read', 'write', 'admin'];
 
@@ -132,11 +135,25 @@ export class TokenStore {
     });
   }
 
-  /** Rewrites an existing token (legacy hash migration). */
+  /** Rewrites an existing token (legacy hash migration); a token revoked meanwhile stays revoked. */
   async replace(id: string, rec: TokenRecord): Promise<void> {
+    await this.rewrite(id, () => rec);
+  }
+
+  /**
+   * Replaces token `id` with `change(current)` if it still exists, retrying
+   * when another replica rewrote it in between; `change` returns null to
+   * leave it. Never creates a token.
+   */
+  private async rewrite(id: string, change: (cur: StoredToken) => TokenRecord | null): Promise<void> {
     await this.withLock(id, async () => {
-      if ((await this.read(id)) === null) return;
-      await this.storage.put(`${id}.json`, serialize(rec));
+      for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+        const got = await this.storage.get(`${id}.json`);
+        if (!got) return; // revoked meanwhile
+        const next = change(parseRecord(id, got.data.toString('utf8')));
+        if (next === null || (await this.storage.put(`${id}.json`, serialize(next), { ifMatch: got.version })) !== null) return;
+      }
+      throw new TokenStoreError(`token file ${id}.json changed concurrently too often`);
     });
   }
 
@@ -189,14 +206,7 @@ export class TokenStore {
     this.pending.clear();
     for (const [id, when] of batch) {
       try {
-        await this.withLock(id, async () => {
-          const got = await this.storage.get(`${id}.json`).catch(() => null);
-          if (!got) return; // revoked meanwhile
-          const rec = parseRecord(id, got.data.toString('utf8'));
-          if (rec.last_used !== null && rec.last_used >= when) return;
-          rec.last_used = when;
-          await this.storage.put(`${id}.json`, serialize(rec));
-        });
+        await this.rewrite(id, (rec) => (rec.last_used !== null && rec.last_used >= when ? null : { ...rec, last_used: when }));
       } catch (e) {
         this.log.warn('token last_used not written', { token_prefix: id, error: (e as Error).message });
       }

@@ -62,3 +62,12 @@ async function s3Driver(config: Config, root: string, metrics?: Metrics): Promis
   }
   return d;
 }
+
+/**
+ * Whether other registry processes may use the same storage at once (an
+ * object store behind several replicas). Local and memory storage belong to
+ * one process, which may then treat every leftover writer as a dead one's.
+ */
+export function sharedStorage(config: Config): boolean {
+  return config.storage.mode === 's3';
+}
