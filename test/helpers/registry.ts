@@ -71,7 +71,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** Runs `node dist/src/main/cli.js serve` with the given env; resolves once /ready answers 200 (the port opens earlier). */
-export async function spawnRegistry(env: Record<string, string>, cwd: string): Promise<Child> {
+export async function spawnRegistry(env: Record<string, string>, cwd: string, readyWithinMs = 10_000): Promise<Child> {
   const port = Number(env.NORA_PORT ?? (await freePort()));
   const proc = spawn(process.execPath, [CLI, 'serve'], {
     cwd,
@@ -82,7 +82,7 @@ export async function spawnRegistry(env: Record<string, string>, cwd: string): P
   proc.stdout!.on('data', (b) => (out += b));
   proc.stderr!.on('data', (b) => (out += b));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + readyWithinMs;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`registry exited ${proc.exitCode}: ${out}`);
     try {

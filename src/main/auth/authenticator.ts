@@ -176,7 +176,12 @@ export class Authenticator {
       // everyone who waited on this verification is released now: a slice per turn
       await this.resume.pass();
     }
-    if (!out.ok) return this.failed(cred, ip, out.reason, out.id, out.detail, out.provider);
+    if (!out.ok) {
+      const f = this.failed(cred, ip, out.reason, out.id, out.detail, out.provider);
+      // Answered only once counted where every replica looks.
+      await this.lockout.recorded(ip);
+      return f;
+    }
     if (out.cacheable && this.cache !== null && byHeader !== undefined) this.cache.set(byHeader, out.v);
     this.succeeded(out.v, ip);
     return out.v;

@@ -33,6 +33,8 @@ function lockMs(failures: number): number {
 
 export class Lockout {
   private readonly recs = new Map<string, Rec>();
+  /** shared adds in flight, per IP */
+  private readonly adding = new Map<string, Promise<void>>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -64,8 +66,17 @@ export class Lockout {
     const failures = (r?.failures ?? 0) + 1;
     const last = this.now();
     this.remember(ip, { failures, last });
-    this.shared?.add(ip, last).then((rec) => this.merge(ip, rec), this.onError);
+    if (this.shared !== null) {
+      const p = this.shared.add(ip, last).then((rec) => this.merge(ip, rec), this.onError);
+      this.adding.set(ip, p);
+      void p.finally(() => this.adding.get(ip) === p && this.adding.delete(ip));
+    }
     return { failures, lockedFor: lockMs(failures) / 1000 };
+  }
+
+  /** Waits until the IP's last failure is in the shared record (so its next guess, on any replica, sees it). */
+  async recorded(ip: string): Promise<void> {
+    await this.adding.get(ip);
   }
 
   success(ip: string): void {
