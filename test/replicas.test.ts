@@ -12,7 +12,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawnRegistry, tempDir, type Child } from './helpers/registry.js';
 import { makeHtpasswd, mint, api, basic, bearer, get } from './helpers/auth.js';
-import { nginxPresent, startBalancer, type Balancer } from './helpers/nginx.js';
+import { nginxPresent, startBalancer, type Balancer } from '../bench/nginx.js';
 import { redisUrl, REDIS_ABSENT } from './helpers/redis.js';
 import { buildOciImage } from './helpers/oci-image.js';
 import { NpmWorkspace, makePackage } from './helpers/npm-cli.js';

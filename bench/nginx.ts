@@ -1,11 +1,12 @@
-// Debian's nginx as the load balancer in front of several replicas, started
-// per test file with a generated config: round robin per request (no upstream
-// keepalive), bodies streamed both ways (proxy_request_buffering off,
-// proxy_buffering off), no body size limit, X-Forwarded-* set for links.
+// Debian's nginx as the load balancer in front of several replicas (the replica
+// test and bench/replicas.ts), started per use with a generated config: round
+// robin per request (no upstream keepalive), bodies streamed both ways
+// (proxy_request_buffering off, proxy_buffering off), no body size limit,
+// X-Forwarded-* set for links.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort } from './registry.js';
+import { freePort } from './servers/process.js';
 
 export const NGINX = '/usr/sbin/nginx';
 
