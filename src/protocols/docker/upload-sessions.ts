@@ -8,10 +8,15 @@
 // document it read, so a late PATCH can never add to a finished upload.
 // Each replica bounds the sessions it creates (globally and per client); any
 // replica expires sessions idle past the TTL and removes their parts.
+// On storage of its own (local disk, memory) no other process can take a
+// session's next request, so the documents stay in this process (a memory
+// driver, same conditional writes) and a push pays no fsync for them; only
+// the parts go to the store, and a restart forgets the sessions.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Algorithm } from '../../main/digest.js';
 import type { StorageDriver } from '../../main/storage/driver.js';
+import { MemoryDriver } from '../../main/storage/drivers/memory.js';
 import type { Metrics } from '../../main/metrics.js';
 import type { Logger } from '../../main/log.js';
 import { UploadParts, type Part } from './upload-file.js';
@@ -78,13 +83,17 @@ export class UploadSessions {
   private readonly busy = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private sweeping = false;
+  /** where session documents live: the shared store, or this process */
+  private readonly docs: StorageDriver;
 
   constructor(
     private readonly storage: StorageDriver,
     private readonly limits: SessionLimits,
     private readonly log: Logger,
     metrics: Metrics,
+    private readonly shared: boolean,
   ) {
+    this.docs = shared ? storage : new MemoryDriver();
     this.parts = new UploadParts(storage, limits.maxSessions);
     metrics.describe('nora_upload_sessions', 'Docker blob upload sessions this replica opened that are still open');
     metrics.gauge('nora_upload_sessions', () => this.mine.size);
@@ -94,8 +103,10 @@ export class UploadSessions {
     return this.mine.size;
   }
 
-  /** Starts the periodic expiry sweep (sessions of an earlier run stay usable until they expire). */
+  /** Starts the periodic expiry sweep (on shared storage, sessions of an earlier run stay usable until they expire). */
   async start(): Promise<void> {
+    // Parts in storage of our own belong to sessions of a previous run, which this process has forgotten.
+    if (!this.shared) await this.storage.deletePrefix(UPLOADS);
     await this.sweep();
     // Sweep often enough that a session never outlives its TTL by more than half of it.
     const every = Math.min(60_000, Math.max(100, Math.floor(this.limits.ttlMs / 2)));
@@ -112,7 +123,7 @@ export class UploadSessions {
     // Counted before the await so concurrent POSTs cannot overshoot the limits.
     this.add(uuid, clientIp);
     try {
-      const version = await this.storage.put(sessionKey(uuid), JSON.stringify(doc), { ifAbsent: true });
+      const version = await this.docs.put(sessionKey(uuid), JSON.stringify(doc), { ifAbsent: true });
       if (version === null) throw new Error('upload session id collision');
       return new UploadSession(uuid, name, doc, version);
     } catch (e) {
@@ -124,7 +135,7 @@ export class UploadSessions {
   /** The session `uuid` of repository `name` as stored now, or null (unknown, ended, or another repository's). */
   async get(uuid: string, name: string): Promise<UploadSession | null> {
     if (!UUID_RE.test(uuid)) return null;
-    const got = await this.storage.get(sessionKey(uuid));
+    const got = await this.docs.get(sessionKey(uuid));
     if (!got) {
       this.forget(uuid);
       return null;
@@ -181,10 +192,10 @@ export class UploadSessions {
     const part = { key: `${sessionPrefix(s.uuid)}/${s.doc.parts.length}-${randomBytes(4).toString('hex')}`, size };
     await writer.commit(part.key);
     const doc: SessionDoc = { ...s.doc, parts: [...s.doc.parts, part] };
-    const version = await this.storage.put(sessionKey(s.uuid), JSON.stringify(doc), { ifMatch: s.version });
+    const version = await this.docs.put(sessionKey(s.uuid), JSON.stringify(doc), { ifMatch: s.version });
     if (version === null) {
       await this.storage.delete(part.key);
-      throw (await this.storage.stat(sessionKey(s.uuid))) ? new SessionBusy() : new SessionGone();
+      throw (await this.docs.stat(sessionKey(s.uuid))) ? new SessionBusy() : new SessionGone();
     }
     s.doc = doc;
     s.version = version;
@@ -196,7 +207,7 @@ export class UploadSessions {
    * other request can change it any more. SessionGone if it changed meanwhile.
    */
   async claim(s: UploadSession): Promise<void> {
-    if (!(await this.storage.delete(sessionKey(s.uuid), { ifMatch: s.version }))) throw new SessionGone();
+    if (!(await this.docs.delete(sessionKey(s.uuid), { ifMatch: s.version }))) throw new SessionGone();
     this.forget(s.uuid);
   }
 
@@ -205,11 +216,12 @@ export class UploadSessions {
     this.forget(uuid);
     this.parts.forget(uuid);
     await this.storage.deletePrefix(sessionPrefix(uuid));
+    if (!this.shared) await this.docs.deletePrefix(sessionPrefix(uuid));
   }
 
   /** Ends a session at once (DELETE); a PATCH in flight elsewhere finds it gone. */
   async cancel(s: UploadSession): Promise<void> {
-    await this.storage.delete(sessionKey(s.uuid));
+    await this.docs.delete(sessionKey(s.uuid));
     await this.discard(s.uuid);
   }
 
@@ -223,14 +235,17 @@ export class UploadSessions {
     this.sweeping = true;
     let n = 0;
     try {
-      let after: string | undefined;
-      for (;;) {
-        const page = await this.storage.list(UPLOADS, { prefixesOnly: true, after, limit: 1000 });
-        for (const uuid of page.names) if (!this.busy.has(uuid) && (await this.expire(uuid, now))) n++;
-        if (!page.more) break;
-        after = page.names[page.names.length - 1];
+      // Sessions with parts, and (documents kept here) those without any yet.
+      for (const where of this.shared ? [this.storage] : [this.storage, this.docs]) {
+        let after: string | undefined;
+        for (;;) {
+          const page = await where.list(UPLOADS, { prefixesOnly: true, after, limit: 1000 });
+          for (const uuid of page.names) if (!this.busy.has(uuid) && (await this.expire(uuid, now))) n++;
+          if (!page.more) break;
+          after = page.names[page.names.length - 1];
+        }
       }
-      for (const uuid of [...this.mine.keys()]) if (!(await this.storage.stat(sessionKey(uuid)))) this.forget(uuid);
+      for (const uuid of [...this.mine.keys()]) if (!(await this.docs.stat(sessionKey(uuid)))) this.forget(uuid);
       const removed = await this.storage.sweep(this.limits.ttlMs);
       if (removed) this.log.info('removed stale temp files', { count: removed });
     } finally {
@@ -241,10 +256,10 @@ export class UploadSessions {
 
   /** True when the session was idle past the TTL (or a leftover of one) and is now removed. */
   private async expire(uuid: string, now: number): Promise<boolean> {
-    const doc = await this.storage.stat(sessionKey(uuid));
+    const doc = await this.docs.stat(sessionKey(uuid));
     if (doc) {
       if (now - doc.modifiedMs <= this.limits.ttlMs) return false;
-      if (!(await this.storage.delete(sessionKey(uuid), { ifMatch: doc.version }))) return false;
+      if (!(await this.docs.delete(sessionKey(uuid), { ifMatch: doc.version }))) return false;
     } else {
       // No document: a PUT is joining these parts, or crashed doing it; only old leftovers go.
       for await (const o of this.storage.walk(sessionPrefix(uuid))) if (now - o.modifiedMs <= this.limits.ttlMs) return false;

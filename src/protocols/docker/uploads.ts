@@ -7,6 +7,7 @@
 //   GET    /v2/<name>/blobs/uploads/<uuid>                progress (204)
 //   DELETE /v2/<name>/blobs/uploads/<uuid>                cancel (204)
 import type { Context } from '../../main/protocol.js';
+import { sharedStorage } from '../../main/storage/factory.js';
 import type { Reply, Req } from '../../main/http/types.js';
 import type { Algorithm, Digest } from '../../main/digest.js';
 import { DigestMismatch, HashingCounter, SizeLimitExceeded, blobKey } from '../../main/storage/blobs.js';
@@ -34,7 +35,7 @@ export async function createUploads(ctx: Context) {
     maxPerClient: cfg.max_upload_sessions_per_client,
     ttlMs: cfg.upload_session_ttl_secs * 1000,
   };
-  const sessions = new UploadSessions(ctx.storage, limits, ctx.log, ctx.metrics);
+  const sessions = new UploadSessions(ctx.storage, limits, ctx.log, ctx.metrics, sharedStorage(ctx.config));
   // One upload is capped by the session size limit and the server's body limit, whichever is lower.
   const maxBytes = Math.min(cfg.max_upload_session_size_mb, ctx.config.server.body_limit_mb) * MiB;
   await sessions.start();
