@@ -46,6 +46,7 @@ export interface Config {
     trusted_proxies: string[];
     admin_users: string[];
     hash_workers: number;
+    redis_url: string;
     oidc: OidcConfig;
   };
   rate_limit: {
@@ -56,7 +57,6 @@ export interface Config {
     upload_burst: number;
     general_rps: number;
     general_burst: number;
-    redis_url: string;
   };
   docker: {
     max_upload_sessions: number;
@@ -170,6 +170,8 @@ const SCHEMA: Record<string, Record<string, KeySpec>> = {
     trusted_proxies: { kind: 'list', env: 'NORA_AUTH_TRUSTED_PROXIES', check: (v) => checkProxies(v as string[]) },
     admin_users: { kind: 'list', env: 'NORA_AUTH_ADMIN_USERS' },
     hash_workers: { kind: 'int', env: 'NORA_AUTH_HASH_WORKERS', min: 1, max: 64 },
+    // Shared by replicas: revocations and htpasswd changes at once, lockout counters (may hold a password).
+    redis_url: { kind: 'string', env: 'NORA_AUTH_REDIS_URL', secret: true, check: checkRedisUrl },
     oidc: { kind: 'custom', env: 'NORA_AUTH_OIDC_ENABLED', envEnables: true, parse: (raw, _fromEnv, fail) => parseOidc(raw, fail) },
   },
   // Token buckets per caller (the identity, else the client IP): see http/rate-limit.ts.
@@ -181,8 +183,6 @@ const SCHEMA: Record<string, Record<string, KeySpec>> = {
     upload_burst: { kind: 'int', env: 'NORA_RATE_LIMIT_UPLOAD_BURST', min: 1, max: 1_000_000 },
     general_rps: { kind: 'int', env: 'NORA_RATE_LIMIT_GENERAL_RPS', min: 1, max: 1_000_000 },
     general_burst: { kind: 'int', env: 'NORA_RATE_LIMIT_GENERAL_BURST', min: 1, max: 1_000_000 },
-    // Shared by replicas: revocations and htpasswd changes at once, lockout counters (may hold a password).
-    redis_url: { kind: 'string', env: 'NORA_AUTH_REDIS_URL', secret: true, check: checkRedisUrl },
   },
   docker: {
     max_upload_sessions: { kind: 'int', env: 'NORA_MAX_UPLOAD_SESSIONS', min: 1, max: 1_000_000 },
