@@ -260,6 +260,35 @@ for (const s of subjects) {
     await kept.cancel();
   });
 
+  t.test(`${s.name}: a failed append across part-sized boundaries rolls back; appends after reader() continue the object`, async (t) => {
+    const d = await s.open(t);
+    const data = pattern(14 * MiB + 5, 11);
+    const w = await d.writer('upload');
+    await pipeline(Readable.from([data.subarray(0, 3 * MiB)]), w.append());
+    // 9 MiB arrive (an S3 writer uploads a part meanwhile), then the client goes away.
+    const failing = Readable.from(
+      (async function* () {
+        for (let i = 0; i < 9; i++) yield pattern(MiB, 99);
+        throw new Error('client went away');
+      })(),
+    );
+    await t.rejects(pipeline(failing, w.append()), /client went away/);
+    await w.truncate(3 * MiB);
+    t.equal(w.size, 3 * MiB);
+    await pipeline(Readable.from([data.subarray(3 * MiB, 4 * MiB)]), w.append());
+    const small = await w.reader();
+    t.same(await readRange(small, 0, small.size), data.subarray(0, 4 * MiB), 'the failed bytes are gone');
+    await small.close();
+    await pipeline(Readable.from([data.subarray(4 * MiB, 9 * MiB)]), w.append());
+    const big = await w.reader();
+    t.equal(big.size, 9 * MiB);
+    await big.close();
+    await pipeline(Readable.from([data.subarray(9 * MiB)]), w.append());
+    await w.commit('rolled/back');
+    t.ok((await readAll(d, 'rolled/back'))!.equals(data), 'the object is exactly the accepted bytes, in order');
+    t.equal(await d.sweep(0), 0, 'nothing left behind');
+  });
+
   t.test(`${s.name}: ranged reads at and past the end, in any order`, async (t) => {
     const d = await s.open(t);
     const data = pattern(1 * MiB + 333, 3);

@@ -57,7 +57,9 @@ export async function startDistribution(opts: StartOptions): Promise<RunningServ
   const s = await spawnUntilReady({
     cmd: 'docker-registry',
     args: ['serve', config],
-    env: process.env,
+    // Its AWS SDK reads AWS_* from the environment (a custom CA bundle there breaks its
+    // plain-http transport): the gateway's settings come from config.yml only.
+    env: opts.s3 ? Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_'))) : process.env,
     cwd: dir,
     readyUrl: `${url}/v2/`,
     readyHeaders: auth ? { Authorization: auth } : {},

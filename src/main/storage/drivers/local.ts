@@ -454,11 +454,19 @@ class LocalWriter implements ObjectWriter {
     private readonly path: string,
   ) {}
 
+  /** closes once the last appender's file handle is closed (its writes have landed) */
+  private appended: Promise<void> = Promise.resolve();
+
   append(opts: AppendOptions = {}) {
-    return new FileAppender(this.path, this.size, opts.highWaterMark ?? DEFAULT_HIGH_WATER, opts.release, (end) => (this.size = end));
+    const a = new FileAppender(this.path, this.size, opts.highWaterMark ?? DEFAULT_HIGH_WATER, opts.release, (end) => (this.size = end));
+    this.appended = new Promise((resolve) => a.once('close', resolve));
+    return a;
   }
 
   async truncate(size: number): Promise<void> {
+    // A failed pipeline rejects before a write still in flight lands: wait for it, so it
+    // can neither extend the file past the cut nor move `size` afterwards.
+    await this.appended;
     this.size = size;
     await truncate(this.path, size).catch((e) => {
       if (!isMissing(e)) throw e;
