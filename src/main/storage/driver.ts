@@ -33,6 +33,12 @@ export interface ObjectReader {
    */
   readonly version: string;
   read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  /**
+   * Resolves once bytes at `position` can be read without waiting on the
+   * network (object stores; absent on disk): sendFile awaits it before taking
+   * a pooled buffer (http/types.ts PositionalReader.available).
+   */
+  available?(position: number): Promise<void>;
   close(): Promise<void>;
   /**
    * Called before bytes [start, start + length) are served. A reader that

@@ -22,17 +22,23 @@ export class RangedReader implements ObjectReader {
     private readonly open: OpenRange,
   ) {}
 
-  async read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }> {
-    if (length === 0 || position >= this.size) return { bytesRead: 0 };
+  /** Holds at least one chunk at `position` (opening a range if needed). */
+  async available(position: number): Promise<void> {
+    if (position >= this.size) return;
     if (this.stream === null || position < this.heldPos || position > this.streamPos) await this.reopen(position);
     while (this.held.length > 0 && this.heldPos + this.held[0]!.length <= position) this.heldPos += this.held.shift()!.length;
-    const end = Math.min(position + length, this.size);
-    while (this.streamPos < end) {
+    while (this.streamPos <= position) {
       const r = await this.stream!.next();
       if (r.done) break;
       this.held.push(r.value);
       this.streamPos += r.value.length;
     }
+  }
+
+  /** Copies what is held from `position` on, after waiting for at least one byte: a short read rather than a wait for the whole length. */
+  async read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }> {
+    if (length === 0 || position >= this.size) return { bytesRead: 0 };
+    await this.available(position);
     let copied = 0;
     let p = this.heldPos;
     for (const c of this.held) {

@@ -35,7 +35,11 @@ export class VerifyingReader implements ObjectReader {
     private readonly onCorrupt: (actual: string) => Promise<void>,
   ) {
     this.hash = newHash(digest.algorithm);
+    // Only readers that wait on a network have available(): disk reads stay as they are.
+    if (inner.available) this.available = (position) => inner.available!(position);
   }
+
+  available?: (position: number) => Promise<void>;
 
   get size(): number {
     return this.inner.size;

@@ -106,7 +106,7 @@ export class S3Driver implements StorageDriver {
     this.bucket = settings.virtualHosted ? settings.url : settings.bucket;
     this.root = settings.root ?? '';
     this.partSize = Math.max(MIN_PART, settings.partSize ?? DEFAULT_PART);
-    const maxSockets = settings.maxSockets ?? 64;
+    const maxSockets = settings.maxSockets ?? 256;
     const config: S3ClientConfig = {
       endpoint: settings.url,
       region: settings.region,
@@ -621,7 +621,9 @@ class S3Writer implements ObjectWriter {
     } else if (st.size > 0) {
       const r = this.d.rangedReader(this.bucketKey, st);
       this.open = this.d.takeBuffer();
-      this.openLen = (await r.read(this.open, 0, st.size, 0)).bytesRead;
+      this.openLen = 0;
+      // Reads may be short: loop to the end.
+      for (let n = -1; n !== 0 && this.openLen < st.size; this.openLen += n) n = (await r.read(this.open, this.openLen, st.size - this.openLen, this.openLen)).bytesRead;
       await r.close();
     }
   }
