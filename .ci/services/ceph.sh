@@ -84,13 +84,19 @@ mon data = $DIR/mon/\$cluster-\$id
 [osd]
 osd data = $DIR/osd/\$cluster-\$id
 osd objectstore = memstore
-memstore device bytes = 8589934592
+# memory is only used as objects are written; the bench's S3 scenarios push 1 GiB at a time
+memstore device bytes = 12884901888
 osd max object size = 1073741824
 
 [client.rgw.nora]
 rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT tcp_nodelay=1
 rgw dns name = localhost
 rgw init timeout = 90
+# Deleted objects' data is reclaimed by RGW's garbage collector, by default after 2 h: test
+# buckets and the bench's 1 GiB pushes would fill the OSD (writes then hang). Reclaim at once.
+rgw gc obj min wait = 0
+rgw gc processor period = 5
+rgw gc processor max time = 5
 pid file = $DIR/run/radosgw.pid
 CONF
 }
