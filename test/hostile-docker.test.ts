@@ -71,7 +71,7 @@ const dataDir = () => r.dir;
 // Upload sessions live in storage/tmp; they are checked separately.
 // Scratch, not stored data: writers' temp files and the upload sessions this test opens itself.
 const SCRATCH = [join('storage', 'tmp'), join('storage', '_uploads')];
-/** Files of upload sessions: writers' temp files and the parts under _uploads/. */
+/** Files of upload sessions: writers' temp files, and session documents and parts under _uploads/. */
 async function uploadFiles(): Promise<string[]> {
   const out: string[] = [];
   const tmp = join(r.config.storage.path, 'tmp');
@@ -458,8 +458,8 @@ t.test('thousands of upload sessions from one client hit the per-client cap', as
   t.equal(statuses.get(202), cap, `exactly ${cap} sessions opened`);
   t.equal(statuses.get(429), total - cap, 'every other POST answered 429');
   t.ok(retryAfter, 'every 429 says Retry-After');
-  // A session holds nothing on disk until its first chunk (its document lives in this process on local storage).
-  t.same(await uploadFiles(), [], 'open sessions without chunks store nothing');
+  t.equal((await uploadFiles()).filter((f) => f.endsWith('session.json')).length, cap, 'one session document per open session, no more');
+  t.same((await uploadFiles()).filter((f) => !f.endsWith('session.json')), [], 'sessions without chunks hold no data');
   await Promise.all(locations.map((l) => fetch(`${r.url}${l}`, { method: 'DELETE' }).then((x) => x.arrayBuffer())));
   t.same(await uploadFiles(), [], 'cancelled sessions leave no files');
   const again = await fetch(`${r.url}/v2/lib/app/blobs/uploads/`, { method: 'POST' });
@@ -535,7 +535,7 @@ t.test('malformed Content-Range on PATCH leaves the session as it was', async (t
     const s = await fetch(`${r.url}${loc}`);
     t.equal(s.headers.get('range'), '0-4', `after Content-Range ${h}: still 5 bytes`);
   }
-  const parts = await uploadFiles();
+  const parts = (await uploadFiles()).filter((f) => !f.endsWith('session.json'));
   t.equal(parts.length, 1, 'one stored part: the accepted chunk');
   t.equal((await stat(parts[0]!)).size, 5, 'the stored part holds only accepted bytes');
   const rest = Buffer.from(' world');

@@ -8,15 +8,14 @@
 // document it read, so a late PATCH can never add to a finished upload.
 // Each replica bounds the sessions it creates (globally and per client); any
 // replica expires sessions idle past the TTL and removes their parts.
-// On storage of its own (local disk, memory) no other process can take a
-// session's next request, so the documents stay in this process (a memory
-// driver, same conditional writes) and a push pays no fsync for them; only
-// the parts go to the store, and a restart forgets the sessions.
+// Documents live in the store on every driver: keeping them in an in-process
+// memory driver on unshared storage saved an fsync per POST/PATCH but grew the
+// heap under aborted uploads (test/reliability-concurrency.test.ts); on
+// unshared storage a restart still forgets the sessions of the previous run.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Algorithm } from '../../main/digest.js';
 import type { StorageDriver } from '../../main/storage/driver.js';
-import { MemoryDriver } from '../../main/storage/drivers/memory.js';
 import type { Metrics } from '../../main/metrics.js';
 import type { Logger } from '../../main/log.js';
 import { UploadParts, type Part } from './upload-file.js';
@@ -83,7 +82,7 @@ export class UploadSessions {
   private readonly busy = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private sweeping = false;
-  /** where session documents live: the shared store, or this process */
+  /** where session documents live (the store; one seam should they move) */
   private readonly docs: StorageDriver;
 
   constructor(
@@ -93,7 +92,7 @@ export class UploadSessions {
     metrics: Metrics,
     private readonly shared: boolean,
   ) {
-    this.docs = shared ? storage : new MemoryDriver();
+    this.docs = storage;
     this.parts = new UploadParts(storage, limits.maxSessions);
     metrics.describe('nora_upload_sessions', 'Docker blob upload sessions this replica opened that are still open');
     metrics.gauge('nora_upload_sessions', () => this.mine.size);
@@ -216,7 +215,6 @@ export class UploadSessions {
     this.forget(uuid);
     this.parts.forget(uuid);
     await this.storage.deletePrefix(sessionPrefix(uuid));
-    if (!this.shared) await this.docs.deletePrefix(sessionPrefix(uuid));
   }
 
   /** Ends a session at once (DELETE); a PATCH in flight elsewhere finds it gone. */
@@ -235,8 +233,7 @@ export class UploadSessions {
     this.sweeping = true;
     let n = 0;
     try {
-      // Sessions with parts, and (documents kept here) those without any yet.
-      for (const where of this.shared ? [this.storage] : [this.storage, this.docs]) {
+      for (const where of [this.storage]) {
         let after: string | undefined;
         for (;;) {
           const page = await where.list(UPLOADS, { prefixesOnly: true, after, limit: 1000 });
