@@ -130,16 +130,16 @@ t.test('/ready says what is not ready', async (t) => {
   t.teardown(() => child.stop());
   let res = await fetch(`${child.url}/ready`);
   t.equal(res.status, 200);
-  t.same(await res.json(), { status: 'ready', storage: 'writable', auth_workers: 'off' });
+  t.same(await res.json(), { status: 'ready', storage: 'writable', auth_workers: 'off', redis: 'off' });
   // The registry's temp directory replaced by a file: nothing can be written any more.
   await rm(join(storage, 'tmp'), { recursive: true });
   await writeFile(join(storage, 'tmp'), '');
   res = await fetch(`${child.url}/ready`);
   t.equal(res.status, 503);
-  t.same(await res.json(), { status: 'not ready', storage: 'not writable', auth_workers: 'off' });
+  t.same(await res.json(), { status: 'not ready', storage: 'not writable', auth_workers: 'off', redis: 'off' });
 
   execFileSync('htpasswd', ['-Bbc', join(d, 'users.htpasswd'), 'admin', 'pw'], { stdio: 'ignore' });
   const authed = await spawnRegistry({ NORA_STORAGE_PATH: join(d, 's2'), NORA_AUTH_ENABLED: 'true', NORA_AUTH_HTPASSWD_FILE: join(d, 'users.htpasswd'), NORA_AUTH_TOKEN_STORAGE: join(d, 'tokens') }, d);
   t.teardown(() => authed.stop());
-  t.same(await (await fetch(`${authed.url}/ready`)).json(), { status: 'ready', storage: 'writable', auth_workers: 'ready' });
+  t.same(await (await fetch(`${authed.url}/ready`)).json(), { status: 'ready', storage: 'writable', auth_workers: 'ready', redis: 'off' });
 });
