@@ -177,3 +177,10 @@ export class ObjectReplaced extends Error {
     super('stored object was replaced while being read');
   }
 }
+
+/**
+ * Whether a writer last touched at touchedMs is past maxAgeMs; 0 means every
+ * writer, since file times carry sub-millisecond fractions that Date.now() lacks
+ * (a file written this millisecond would otherwise look a fraction too young).
+ */
+export const isStale = (touchedMs: number, maxAgeMs: number, now = Date.now()): boolean => maxAgeMs <= 0 || now - touchedMs >= maxAgeMs;

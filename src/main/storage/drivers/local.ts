@@ -11,7 +11,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { KeyedLock } from '../../keyed-lock.js';
 import { checkKey, checkPrefix } from '../keys.js';
-import { WriterGone, type AppendOptions, type Condition, type ListOptions, type ListPage, type ObjectEntry, type ObjectInfo, type ObjectReader, type ObjectWriter, type StorageDriver, type TailReader } from '../driver.js';
+import { WriterGone, isStale, type AppendOptions, type Condition, type ListOptions, type ListPage, type ObjectEntry, type ObjectInfo, type ObjectReader, type ObjectWriter, type StorageDriver, type TailReader } from '../driver.js';
 import { FileAppender } from './file-appender.js';
 import { makeDirs } from './make-dirs.js';
 
@@ -407,7 +407,7 @@ export class LocalDriver implements StorageDriver {
           }
           continue;
         }
-        if (now - s.mtimeMs >= maxAgeMs) {
+        if (isStale(s.mtimeMs, maxAgeMs, now)) {
           if (!opts.dryRun) await rm(p, { recursive: true, force: true });
           removed++;
         }

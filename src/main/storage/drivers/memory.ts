@@ -6,7 +6,7 @@
 import { Readable, Writable } from 'node:stream';
 import { checkKey, checkPrefix } from '../keys.js';
 import { RangedReader } from '../ranged-reader.js';
-import { WriterGone, type AppendOptions, type Condition, type ListOptions, type ListPage, type ObjectEntry, type ObjectInfo, type ObjectReader, type ObjectWriter, type StorageDriver, type TailReader } from '../driver.js';
+import { WriterGone, isStale, type AppendOptions, type Condition, type ListOptions, type ListPage, type ObjectEntry, type ObjectInfo, type ObjectReader, type ObjectWriter, type StorageDriver, type TailReader } from '../driver.js';
 
 /** Bytes are kept in fixed slabs, so a large object never needs one contiguous copy. */
 const SLAB = 1 << 20;
@@ -172,7 +172,7 @@ export class MemoryDriver implements StorageDriver {
     const now = Date.now();
     let n = 0;
     for (const w of [...this.writers]) {
-      if (now - w.touchedMs < maxAgeMs) continue;
+      if (!isStale(w.touchedMs, maxAgeMs, now)) continue;
       n++;
       if (!opts.dryRun) this.writers.delete(w);
     }

@@ -43,7 +43,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { checkKey, checkPrefix } from '../keys.js';
 import { RangedReader } from '../ranged-reader.js';
-import { ObjectReplaced, WriterGone, type AppendOptions, type Condition, type ListOptions, type ListPage, type ObjectEntry, type ObjectInfo, type ObjectReader, type ObjectWriter, type StorageDriver } from '../driver.js';
+import { ObjectReplaced, WriterGone, isStale, type AppendOptions, type Condition, type ListOptions, type ListPage, type ObjectEntry, type ObjectInfo, type ObjectReader, type ObjectWriter, type StorageDriver } from '../driver.js';
 import type { Metrics } from '../../metrics.js';
 
 export interface S3Settings {
@@ -451,10 +451,10 @@ export class S3Driver implements StorageDriver {
       keyMarker = page.NextKeyMarker;
       idMarker = page.NextUploadIdMarker;
     }
-    for (const u of uploads) if (now - (await this.touchedMs(u.Key)) >= maxAgeMs) expired.add(u.Key);
+    for (const u of uploads) if (isStale(await this.touchedMs(u.Key), maxAgeMs, now)) expired.add(u.Key);
     const staged: string[] = [];
     for await (const o of this.objects(this.root + WRITERS)) {
-      if (now - (await this.touchedMs(o.Key)) >= maxAgeMs) {
+      if (isStale(await this.touchedMs(o.Key), maxAgeMs, now)) {
         expired.add(o.Key);
         staged.push(o.Key);
       }
