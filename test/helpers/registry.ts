@@ -70,8 +70,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Runs `node dist/src/main/cli.js serve` with the given env; resolves once /ready answers 200 (the port opens earlier). */
-export async function spawnRegistry(env: Record<string, string>, cwd: string, readyWithinMs = 10_000): Promise<Child> {
+/** Runs `node dist/src/main/cli.js serve` with the given env; resolves once /ready answers 200 (the port opens earlier; a loaded CI machine may take many seconds). */
+export async function spawnRegistry(env: Record<string, string>, cwd: string, readyWithinMs = 30_000): Promise<Child> {
   const port = Number(env.NORA_PORT ?? (await freePort()));
   const proc = spawn(process.execPath, [CLI, 'serve'], {
     cwd,
