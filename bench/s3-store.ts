@@ -40,7 +40,7 @@ export async function cephS3(): Promise<CephS3 | null> {
   const v = Object.fromEntries(text.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   const s3: CephS3 = { url: v.CEPH_S3_URL!, accessKey: v.CEPH_S3_ACCESS_KEY!, secretKey: v.CEPH_S3_SECRET_KEY!, region: v.CEPH_S3_REGION ?? 'us-east-1' };
   try {
-    await fetch(s3.url, { signal: AbortSignal.timeout(3000) });
+    await fetch(s3.url, { signal: AbortSignal.timeout(15_000) }); // a stopped gateway refuses at once; a busy one may be slow
   } catch {
     return null;
   }
