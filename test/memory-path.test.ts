@@ -8,6 +8,7 @@ import t, { type Test } from 'tap';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { digestOf } from '../src/main/digest.js';
+import { FRESH_MS } from '../src/main/http/answer-cache.js';
 import { startRegistry, tempDir, type Running } from './helpers/registry.js';
 import { api, basic, bearer, metric, mint, startAuthRegistry, USERS } from './helpers/auth.js';
 import { DOCKER_MANIFEST, OCI_CONFIG, OCI_MANIFEST, encode } from './helpers/oci-push.js';
@@ -70,12 +71,8 @@ t.test('a repeated read from memory equals the full answer (auth off)', async (t
       for (const accept of accepts) {
         const url = `${r.url}/v2/mem/app/manifests/${ref}`;
         const h: Record<string, string> = accept === undefined ? {} : { accept };
-        const first = await send(url, method, h);
-        const before = await answered(r);
-        const again = await send(url, method, h);
-        const fromMemory = (await answered(r)) - before;
         const label = `${method} ${ref.slice(0, 16)} accept=${accept ?? '(none)'}`;
-        t.same(again, first, `${label}: same status, headers and body`);
+        const { first, fromMemory } = await twice(t, r, url, method, h, label);
         if (first.status === 200) t.equal(fromMemory, 1, `${label}: the repeat came from memory`);
         else t.equal(fromMemory, 0, `${label}: refusals always take the full path`);
         cases++;
@@ -243,12 +240,18 @@ async function pypiUpload(r: Running, project: string, version: string, auth?: s
 
 /** Sends a request twice: the two answers must agree; returns the first and whether the repeat came from memory (0 or 1). */
 async function twice(t: Test, r: Running, url: string, method: string, headers: Record<string, string>, label: string): Promise<{ first: Seen; fromMemory: number }> {
-  const first = await send(url, method, headers);
-  const before = await answered(r);
-  const again = await send(url, method, headers);
-  const fromMemory = (await answered(r)) - before;
-  t.same(again, first, `${label}: same status, headers and body`);
-  return { first, fromMemory };
+  for (let attempt = 1; ; attempt++) {
+    const started = performance.now();
+    const first = await send(url, method, headers);
+    const before = await answered(r);
+    const again = await send(url, method, headers);
+    const fromMemory = (await answered(r)) - before;
+    t.same(again, first, `${label}: same status, headers and body`);
+    // What memory answers is fresh for FRESH_MS (then re-read, for replicas): a machine too
+    // busy to repeat the request within it tries again rather than blame the memory path.
+    if (fromMemory === 1 || attempt === 3 || performance.now() - started < FRESH_MS) return { first, fromMemory };
+    t.comment(`${label}: the repeat took over ${FRESH_MS} ms; again`);
+  }
 }
 
 t.test('npm packuments: the repeat comes from memory and equals the full answer', async (t) => {
@@ -264,12 +267,9 @@ t.test('npm packuments: the repeat comes from memory and equals the full answer'
         const h: Record<string, string> = accept === undefined ? {} : { accept };
         const label = `${method} ${path} accept=${accept ?? '(none)'}`;
         const before = await answered(r);
-        const first = await send(r.url + path, method, h);
-        const warmed = await answered(r);
-        const again = await send(r.url + path, method, h);
-        t.same(again, first, `${label}: same status, headers and body`);
+        const { first, fromMemory } = await twice(t, r, r.url + path, method, h, label);
         if (first.status === 200) {
-          t.equal((await answered(r)) - warmed, 1, `${label}: the repeat came from memory`);
+          t.equal(fromMemory, 1, `${label}: the repeat came from memory`);
           // A conditional GET gets its 304 the same from memory.
           const c = await twice(t, r, r.url + path, method, { ...h, 'if-none-match': first.headers.etag! }, `${label} If-None-Match`);
           t.equal(c.first.status, 304, `${label}: 304`);

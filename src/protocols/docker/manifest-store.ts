@@ -8,6 +8,7 @@
 // A read that raced with a write never fills the cache (generation check).
 import { LRUCache } from 'lru-cache';
 import { parseDigest, type Digest } from '../../main/digest.js';
+import { FRESH_MS } from '../../main/http/answer-cache.js';
 import type { Context } from '../../main/protocol.js';
 import { layerLinkKey, referrerKey, referrersPrefix, repoKey, revisionKey, tagKey, tagsPrefix, type ManifestMeta } from './layout.js';
 import type { Reference } from './names.js';
@@ -40,7 +41,8 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 }
 
 export class ManifestStore {
-  private readonly tags = new LRUCache<string, string>({ max: 10_000, ttl: 1000 });
+  // Tags move (on other replicas too): re-read after FRESH_MS like every other document memory answers.
+  private readonly tags = new LRUCache<string, string>({ max: 10_000, ttl: FRESH_MS });
   private readonly metas = new LRUCache<string, ManifestMeta>({ max: 10_000, ttl: 10_000 });
   private readonly contents = new LRUCache<string, Buffer>({ maxSize: 32 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.length) });
   /** bumped by every write; a read started before a write must not cache what it saw */
