@@ -11,6 +11,7 @@ import { CredentialGate } from './credential-gate.js';
 import { OpenGate, type AuthGate } from './gate.js';
 import { HashPool } from './hash-pool.js';
 import { Htpasswd } from './htpasswd.js';
+import { HtpasswdShare } from './htpasswd-share.js';
 import { Lockout } from './lockout.js';
 import { TokenService } from './token-service.js';
 import { TokenStore } from './token-store.js';
@@ -29,8 +30,10 @@ export async function createGate(config: Config, { log, metrics }: { log: Logger
   for (const p of a.trusted_proxies) {
     if (/\/0$/.test(p.trim())) log.warn('auth.trusted_proxies trusts every peer: clients can choose their IP for lockout', { entry: p });
   }
-  const htpasswd = await Htpasswd.load(a.htpasswd_file, log);
   const tokenStorage = await tokenDriver(config);
+  // Replicas on one bucket serve the users of one copy in it, edited through any replica's file.
+  const htpasswd = sharedStorage(config) ? Htpasswd.at(a.htpasswd_file, log) : await Htpasswd.load(a.htpasswd_file, log);
+  const share = sharedStorage(config) ? await HtpasswdShare.open(htpasswd, tokenStorage, log) : null;
   const store = new TokenStore(tokenStorage, log);
   await store.init();
   const pool = await HashPool.create(a.hash_workers, metrics);
@@ -41,14 +44,23 @@ export async function createGate(config: Config, { log, metrics }: { log: Logger
   const oidc = a.oidc.enabled ? new OidcVerifier(a.oidc, log) : null;
   if (a.oidc.enabled && !oidc!.active) log.warn('auth.oidc is enabled without an enabled provider: OIDC tokens are refused');
   const authenticator = new Authenticator(htpasswd, store, pool, lockout, a.token_cache_ttl, log, metrics, oidc?.active ? oidc : null);
-  redis?.onEvent((e) => (e.t === 'token' ? authenticator.tokenRevoked(e.id) : void htpasswd.poll((changed) => authenticator.usersChanged(changed))));
-  redis?.onResync(() => authenticator.forgetAll());
+  const usersChanged = (changed: Set<string>) => authenticator.usersChanged(changed);
+  redis?.onEvent((e) => {
+    if (e.t === 'token') authenticator.tokenRevoked(e.id);
+    else if (share) share.poke();
+    else void htpasswd.poll(usersChanged);
+  });
+  redis?.onResync(() => {
+    authenticator.forgetAll();
+    share?.poke();
+  });
   // Started now, awaited by ready(): the port opens while the workers boot.
   const warming = authenticator.prepare().catch((e: Error) => {
     throw new Error(`hash workers failed to start: ${e.message}`);
   });
   warming.catch(() => {});
-  htpasswd.watch((changed) => authenticator.usersChanged(changed));
+  if (share) share.watch(usersChanged, redis ? () => redis.publish({ t: 'users' }) : null);
+  else htpasswd.watch(usersChanged);
   const tokens = new TokenService(authenticator, store, pool, new Set(a.admin_users), log);
   if (redis) tokens.onRevoked = (id) => redis.publish({ t: 'token', id });
   if (a.anonymous_read) log.warn('auth.anonymous_read: anyone can pull and download without credentials');
@@ -60,6 +72,7 @@ export async function createGate(config: Config, { log, metrics }: { log: Logger
     closed = true;
     await redis?.close();
     htpasswd.close();
+    await share?.close();
     lockout.close();
     await store.close();
     await pool.close();
