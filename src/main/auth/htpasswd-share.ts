@@ -2,7 +2,7 @@
 // serves is one object beside the tokens, `htpasswd/users.json`:
 // {"edited": <ms epoch>, "text": "<the htpasswd file>"} (bcrypt hashes only,
 // like the file). The local file stays the place to edit users:
-//  - A stat of the file every 200 ms. An edit, once the file held still for
+//  - A stat of the file every 100 ms. An edit, once the file held still for
 //    one more look (`htpasswd` rewrites it in place), is published with
 //    If-Match on the copy this replica last saw. If another replica published
 //    meanwhile, this edit's changes (against what the file held before) are
@@ -24,7 +24,9 @@ import type { FileText, Fingerprint, Htpasswd } from './htpasswd.js';
 import { mergeHtpasswd } from './htpasswd-merge.js';
 
 const KEY = 'htpasswd/users.json';
-const FILE_MS = 200;
+const FILE_MS = 100;
+/** an emptied file waits longer: `htpasswd` truncates before it writes, and a slow writer must not log everyone out */
+const EMPTY_SETTLE_MS = 1000;
 const STORE_MS = 1000;
 /** with Redis announcing every publish, the HEAD is only a fallback */
 const STORE_MS_ANNOUNCED = 5000;
@@ -59,6 +61,7 @@ export class HtpasswdShare {
   private fileFp: Fingerprint | null = null;
   /** an edit seen on the previous look, published once the file holds still */
   private settling: Fingerprint | null = null;
+  private settlingSince = 0;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private again = false;
@@ -203,8 +206,10 @@ export class HtpasswdShare {
     }
     if (this.settling !== got.fp) {
       this.settling = got.fp;
+      this.settlingSince = Date.now();
       return;
     }
+    if (got.text === '' && Date.now() - this.settlingSince < EMPTY_SETTLE_MS) return;
     this.settling = null;
     if (got.text === this.fileText || got.text === this.copy.text) {
       this.fileText = got.text;
