@@ -11,7 +11,7 @@ import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { spawnRegistry, tempDir, type Child } from './helpers/registry.js';
+import { runCli, spawnRegistry, tempDir, type Child } from './helpers/registry.js';
 import { basic, deleteUser, get, makeHtpasswd, setUser } from './helpers/auth.js';
 import { nginxPresent, startBalancer } from '../bench/nginx.js';
 import { redisUrl, REDIS_ABSENT } from './helpers/redis.js';
@@ -40,10 +40,8 @@ interface Cluster {
   copy(): Promise<{ edited: number; text: string }>;
 }
 
-async function cluster(t: Test, opts: { redis?: string; ttl: number; files: (dir: string, i: number) => Promise<void> }): Promise<Cluster> {
-  const root = await tempDir('nora-htpasswd-replicas-');
-  const bucket = await freshBucket(t, ceph!, 'htpasswd');
-  const env: Record<string, string> = {
+function s3Env(bucket: string, ttl: number, redis?: string): Record<string, string> {
+  return {
     NORA_STORAGE_MODE: 's3',
     NORA_STORAGE_S3_URL: ceph!.url,
     NORA_STORAGE_BUCKET: bucket,
@@ -53,10 +51,25 @@ async function cluster(t: Test, opts: { redis?: string; ttl: number; files: (dir
     NORA_AUTH_ENABLED: 'true',
     NORA_AUTH_HTPASSWD_FILE: 'users.htpasswd', // each replica's own, in its working directory
     NORA_AUTH_HASH_WORKERS: '1',
-    NORA_AUTH_TOKEN_CACHE_TTL: String(opts.ttl),
-    ...(opts.redis ? { NORA_AUTH_REDIS_URL: opts.redis } : {}),
+    NORA_AUTH_TOKEN_CACHE_TTL: String(ttl),
+    ...(redis ? { NORA_AUTH_REDIS_URL: redis } : {}),
   };
-  const s3 = adminClient(ceph!);
+}
+
+async function copyOf(bucket: string): Promise<{ edited: number; text: string } | null> {
+  try {
+    const r = await adminClient(ceph!).send(new GetObjectCommand({ Bucket: bucket, Key: COPY_KEY }));
+    return JSON.parse(await r.Body!.transformToString()) as { edited: number; text: string };
+  } catch (e) {
+    if ((e as { name?: string }).name === 'NoSuchKey') return null;
+    throw e;
+  }
+}
+
+async function cluster(t: Test, opts: { redis?: string; ttl: number; files: (dir: string, i: number) => Promise<void> }): Promise<Cluster> {
+  const root = await tempDir('nora-htpasswd-replicas-');
+  const bucket = await freshBucket(t, ceph!, 'htpasswd');
+  const env = s3Env(bucket, opts.ttl, opts.redis);
   const replicas: Replica[] = [];
   const c: Cluster = {
     replicas,
@@ -68,8 +81,7 @@ async function cluster(t: Test, opts: { redis?: string; ttl: number; files: (dir
       return (replicas[i] = { child, dir, file: join(dir, 'users.htpasswd') });
     },
     async copy() {
-      const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: COPY_KEY }));
-      return JSON.parse(await r.Body!.transformToString()) as { edited: number; text: string };
+      return (await copyOf(bucket))!;
     },
   };
   for (let i = 0; i < 3; i++) {
@@ -130,6 +142,31 @@ t.test('merging two edits: each side keeps the users it changed; theirs keeps it
   t.equal(mergeHtpasswd(base, base, theirs), theirs, 'no edit of mine: theirs verbatim');
   const both = mergeHtpasswd(base, `alice:${h('X')}\nbob:${h('b')}\n`, `alice:${h('Y')}\nbob:${h('b')}\n`);
   t.equal(parseHtpasswd(both).users.get('alice'), `$2b$05$${'X'.repeat(53)}`, 'one user changed on both: the later publisher (mine) wins');
+});
+
+t.test('start-up on a bucket: no file and no copy, or an unusable file, stop it; an unusable file never replaces the copy', { skip }, async (t) => {
+  const dir = await tempDir('nora-htpasswd-start-');
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const bucket = await freshBucket(t, ceph!, 'htpasswd-start');
+  const env = s3Env(bucket, 60);
+  const missing = await runCli(env, dir);
+  t.not(missing.status, 0);
+  t.match(missing.stderr, /htpasswd file .*users\.htpasswd does not exist/, 'neither a file nor a copy: the message names the file');
+  await writeFile(join(dir, 'users.htpasswd'), '# nobody yet\n');
+  const empty = await runCli(env, dir);
+  t.not(empty.status, 0);
+  t.match(empty.stderr, /no usable bcrypt user/);
+  t.equal(await copyOf(bucket), null, 'nothing was written to the bucket');
+
+  await makeHtpasswd(dir, { alice: 'alice-pw' });
+  const r = await spawnRegistry(env, dir, 30_000);
+  await r.stop();
+  const copy = await copyOf(bucket);
+  t.match(copy?.text, /^alice:/, 'a usable file seeded the copy');
+  await writeFile(join(dir, 'users.htpasswd'), 'alice:not-bcrypt\n');
+  const bad = await runCli(env, dir);
+  t.match(bad.stderr, /no usable bcrypt user/, 'a newer file without a usable user stops start-up');
+  t.same(await copyOf(bucket), copy, 'and leaves the copy as it was');
 });
 
 t.test('without Redis: an edit on any replica\'s file reaches the others within the cache TTL', { skip }, async (t) => {

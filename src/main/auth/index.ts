@@ -30,16 +30,17 @@ export async function createGate(config: Config, { log, metrics }: { log: Logger
   for (const p of a.trusted_proxies) {
     if (/\/0$/.test(p.trim())) log.warn('auth.trusted_proxies trusts every peer: clients can choose their IP for lockout', { entry: p });
   }
-  const tokenStorage = await tokenDriver(config);
   // Replicas on one bucket serve the users of one copy in it, edited through any replica's file.
-  const htpasswd = sharedStorage(config) ? Htpasswd.at(a.htpasswd_file, log) : await Htpasswd.load(a.htpasswd_file, log);
-  const share = sharedStorage(config) ? await HtpasswdShare.open(htpasswd, tokenStorage, log) : null;
+  const shared = sharedStorage(config);
+  const htpasswd = shared ? Htpasswd.at(a.htpasswd_file, log) : await Htpasswd.load(a.htpasswd_file, log);
+  const tokenStorage = await tokenDriver(config);
+  const share = shared ? await HtpasswdShare.open(htpasswd, tokenStorage, log) : null;
   const store = new TokenStore(tokenStorage, log);
   await store.init();
   const pool = await HashPool.create(a.hash_workers, metrics);
   // Replicas share lockout records through Redis when configured, else through the object store.
   const redis = a.redis_url ? new RedisLink(a.redis_url, log) : null;
-  const failures = redis ? new RedisFailures(redis.cmd) : sharedStorage(config) ? new StoreFailures(tokenStorage) : null;
+  const failures = redis ? new RedisFailures(redis.cmd) : shared ? new StoreFailures(tokenStorage) : null;
   const lockout = new Lockout(Date.now, failures, (e) => log.warn('shared lockout record not reachable', { error: e.message }));
   const oidc = a.oidc.enabled ? new OidcVerifier(a.oidc, log) : null;
   if (a.oidc.enabled && !oidc!.active) log.warn('auth.oidc is enabled without an enabled provider: OIDC tokens are refused');
