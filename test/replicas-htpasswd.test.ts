@@ -15,7 +15,7 @@ import { runCli, spawnRegistry, tempDir, type Child } from './helpers/registry.j
 import { basic, deleteUser, get, makeHtpasswd, setUser } from './helpers/auth.js';
 import { nginxPresent, startBalancer } from '../bench/nginx.js';
 import { redisUrl, REDIS_ABSENT } from './helpers/redis.js';
-import { CEPH_ABSENT, adminClient, cephS3, freshBucket } from './helpers/ceph.js';
+import { CEPH_ABSENT, adminClient, cephEnv, cephS3, freshBucket } from './helpers/ceph.js';
 import { mergeHtpasswd } from '../src/main/auth/htpasswd-merge.js';
 import { parseHtpasswd } from '../src/main/auth/htpasswd.js';
 
@@ -42,12 +42,7 @@ interface Cluster {
 
 function s3Env(bucket: string, ttl: number, redis?: string): Record<string, string> {
   return {
-    NORA_STORAGE_MODE: 's3',
-    NORA_STORAGE_S3_URL: ceph!.url,
-    NORA_STORAGE_BUCKET: bucket,
-    NORA_STORAGE_S3_ACCESS_KEY: ceph!.accessKey,
-    NORA_STORAGE_S3_SECRET_KEY: ceph!.secretKey,
-    NORA_STORAGE_S3_REGION: ceph!.region,
+    ...cephEnv(ceph!, bucket),
     NORA_AUTH_ENABLED: 'true',
     NORA_AUTH_HTPASSWD_FILE: 'users.htpasswd', // each replica's own, in its working directory
     NORA_AUTH_HASH_WORKERS: '1',

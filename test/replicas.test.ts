@@ -17,7 +17,7 @@ import { redisUrl, REDIS_ABSENT } from './helpers/redis.js';
 import { buildOciImage } from './helpers/oci-image.js';
 import { NpmWorkspace, makePackage } from './helpers/npm-cli.js';
 import { buildProject, twine, venv } from './helpers/pypi-tools.js';
-import { CEPH_ABSENT, adminClient, cephS3, freshBucket } from './helpers/ceph.js';
+import { CEPH_ABSENT, adminClient, cephEnv, cephS3, freshBucket } from './helpers/ceph.js';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 
 const exec = promisify(execFile);
@@ -40,12 +40,7 @@ async function cluster(t: Test, opts: { redis?: string; ttl?: number } = {}): Pr
   const htpasswd = await makeHtpasswd(dir, USERS);
   const bucket = await freshBucket(t, ceph!, 'replicas');
   const env: Record<string, string> = {
-    NORA_STORAGE_MODE: 's3',
-    NORA_STORAGE_S3_URL: ceph!.url,
-    NORA_STORAGE_BUCKET: bucket,
-    NORA_STORAGE_S3_ACCESS_KEY: ceph!.accessKey,
-    NORA_STORAGE_S3_SECRET_KEY: ceph!.secretKey,
-    NORA_STORAGE_S3_REGION: ceph!.region,
+    ...cephEnv(ceph!, bucket),
     NORA_AUTH_ENABLED: 'true',
     NORA_AUTH_HTPASSWD_FILE: htpasswd,
     NORA_AUTH_ADMIN_USERS: 'admin',

@@ -13,3 +13,15 @@ export async function freshBucket(t: Test, s3: CephS3, label = 'test'): Promise<
   t.teardown(() => b.remove());
   return b.bucket;
 }
+
+/** The NORA_* storage variables of a registry on `bucket` of the gateway. */
+export function cephEnv(s3: CephS3, bucket: string): Record<string, string> {
+  return {
+    NORA_STORAGE_MODE: 's3',
+    NORA_STORAGE_S3_URL: s3.url,
+    NORA_STORAGE_BUCKET: bucket,
+    NORA_STORAGE_S3_ACCESS_KEY: s3.accessKey,
+    NORA_STORAGE_S3_SECRET_KEY: s3.secretKey,
+    NORA_STORAGE_S3_REGION: s3.region,
+  };
+}
