@@ -69,6 +69,7 @@ export class HtpasswdShare {
   private lastStore = 0;
   private storeMs = STORE_MS;
   private trouble: string | null = null;
+  private closed = false;
   private onChange: (changed: Set<string>) => void = () => {};
   private announce: (() => void) | null = null;
 
@@ -106,6 +107,7 @@ export class HtpasswdShare {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.running;
@@ -140,7 +142,7 @@ export class HtpasswdShare {
       this.file.requireUsers(fromFile ? `the htpasswd file ${this.file.path}` : SOURCE);
       if (!fromFile) {
         await this.mirror();
-        this.log.info('htpasswd users taken from the store copy, edited more recently than the local file', { file: this.file.path, users: this.file.size });
+        this.log.info('htpasswd users taken from the store copy', { file: this.file.path, users: this.file.size, local: 'error' in local ? local.error : 'edited earlier' });
       }
       return;
     }
@@ -166,6 +168,7 @@ export class HtpasswdShare {
 
   /** One look at a time; a poke during one runs another right after. */
   private run(): void {
+    if (this.closed) return;
     if (this.running) {
       this.again = this.again || this.storeDue;
       return;
