@@ -48,6 +48,9 @@ export async function stopAll(): Promise<void> {
   await Promise.all([...live].map((stop) => stop()));
 }
 
+// A server that cannot start says so quickly (it exits); a busy machine may take a long time to start one.
+const START_TIMEOUT_MS = 60_000;
+
 export async function spawnUntilReady(opts: {
   cmd: string;
   args: string[];
@@ -88,7 +91,7 @@ export async function spawnUntilReady(opts: {
 
   live.add(stop);
   const ca = opts.ca ? await readFile(opts.ca) : undefined;
-  const deadline = t0 + (opts.timeoutMs ?? 15_000);
+  const deadline = t0 + (opts.timeoutMs ?? START_TIMEOUT_MS);
   for (;;) {
     if (spawnError) {
       await stop();
@@ -110,7 +113,7 @@ export async function spawnUntilReady(opts: {
     }
     if (performance.now() > deadline) {
       await stop();
-      throw new Error(`not ready after ${opts.timeoutMs ?? 15_000} ms: ${lastLines(out)}`);
+      throw new Error(`not ready after ${opts.timeoutMs ?? START_TIMEOUT_MS} ms: ${lastLines(out)}`);
     }
     await new Promise((r) => setTimeout(r, 2));
   }
