@@ -11,7 +11,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { CEPH_ABSENT, adminClient, cephS3, freshBucket, type CephS3 } from './helpers/ceph.js';
+import { CEPH_ABSENT, adminClient, cephS3, freshBucket, s3Storage, type CephS3 } from './helpers/ceph.js';
 import { freePort, runCli, startRegistry, tempDir, type Running } from './helpers/registry.js';
 import { buildOciImage } from './helpers/oci-image.js';
 import { pushBlob, pushImage } from './helpers/oci-push.js';
@@ -24,20 +24,6 @@ import { digestOf, parseDigest } from '../src/main/digest.js';
 const exec = promisify(execFile);
 const skopeo = async (...args: string[]) => (await exec('skopeo', args, { maxBuffer: 16 << 20 })).stdout;
 const ceph = await cephS3();
-
-/** The storage settings of a registry on `bucket`, as config overrides and as NORA_* variables. */
-function s3Storage(c: CephS3, bucket: string, url = c.url) {
-  const storage = { mode: 's3' as const, s3_url: url, bucket, s3_access_key: c.accessKey, s3_secret_key: c.secretKey, s3_region: c.region };
-  const env = {
-    NORA_STORAGE_MODE: 's3',
-    NORA_STORAGE_S3_URL: url,
-    NORA_STORAGE_BUCKET: bucket,
-    NORA_STORAGE_S3_ACCESS_KEY: c.accessKey,
-    NORA_STORAGE_S3_SECRET_KEY: c.secretKey,
-    NORA_STORAGE_S3_REGION: c.region,
-  };
-  return { storage, env };
-}
 
 async function bucketKeys(c: CephS3, bucket: string, prefix = ''): Promise<string[]> {
   const out = await adminClient(c).send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));

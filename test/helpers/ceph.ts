@@ -25,3 +25,9 @@ export function cephEnv(s3: CephS3, bucket: string): Record<string, string> {
     NORA_STORAGE_S3_REGION: s3.region,
   };
 }
+
+/** The storage settings of a registry on `bucket` (at `url`, the gateway's by default), as config overrides and as NORA_* variables. */
+export function s3Storage(c: CephS3, bucket: string, url = c.url) {
+  const storage = { mode: 's3' as const, s3_url: url, bucket, s3_access_key: c.accessKey, s3_secret_key: c.secretKey, s3_region: c.region };
+  return { storage, env: cephEnv({ ...c, url }, bucket) };
+}
