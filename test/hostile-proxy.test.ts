@@ -4,14 +4,16 @@
 // non-http URLs, broken challenges) gets the client a 503 in the OCI shape or
 // a cut connection, never a wrong 200, and nothing is stored. Hostile client
 // paths on a proxying registry are refused before any upstream request.
-import t from 'tap';
+// The lying upstream runs on local disk and on S3 (helpers/storage-modes.ts).
+import t, { type Test } from 'tap';
 import http from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { startRegistry } from './helpers/registry.js';
 import { pullBlob } from '../bench/blob-pull.js';
 import { rawHttp } from './helpers/raw-http.js';
-import { snapshotTree, diffSnapshots } from './helpers/tree-snapshot.js';
+import { diffSnapshots, tornObjects } from './helpers/store-snapshot.js';
+import { startOn, storageMode, type StorageMode } from './helpers/storage-modes.js';
 import { parseChallenges } from '../src/protocols/docker/proxy/challenge.js';
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -33,7 +35,11 @@ t.test('challenge parser: quoted commas, escapes, several challenges, garbage', 
   }
 });
 
-t.test('a lying upstream never yields a wrong 200 and stores nothing', async (t) => {
+for (const mode of [await storageMode('local'), await storageMode('s3')]) {
+  t.test(`a lying upstream never yields a wrong 200 and stores nothing (${mode.name} storage)`, { skip: mode.skip }, (t) => lyingUpstream(t, mode));
+}
+
+async function lyingUpstream(t: Test, mode: StorageMode): Promise<void> {
   const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(Buffer.from('c')), size: 1 }, layers: [] }));
   const blob = randomBytes(256 * 1024);
   const blobDigest = sha(blob);
@@ -83,9 +89,10 @@ t.test('a lying upstream never yields a wrong 200 and stores nothing', async (t)
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const r = await startRegistry({ docker: { upstreams: [{ url, auth: 'u:p', prefix: '', namespace: 'evil' }], proxy_timeout: 1, read_timeout: 1 } });
-  t.teardown(() => r.close());
-  const before = await snapshotTree(r.config.storage.path);
+  const { r, store } = await startOn(t, mode, 'hostile-proxy', (storage) =>
+    startRegistry({ docker: { upstreams: [{ url, auth: 'u:p', prefix: '', namespace: 'evil' }], proxy_timeout: 1, read_timeout: 1 }, storage }),
+  );
+  const before = await store.snapshot();
 
   const d = sha(Buffer.from('x'));
   const cases: [string, string][] = [
@@ -118,9 +125,10 @@ t.test('a lying upstream never yields a wrong 200 and stores nothing', async (t)
     t.notOk(got.status === 200 && got.complete, `${repo}: no complete 200`);
     t.ok(got.bytes < blob.length, `${repo}: cut before the last byte`);
   }
-  const after = await snapshotTree(r.config.storage.path);
-  const changed = diffSnapshots(before, after).filter((p) => !p.startsWith('tmp/'));
-  t.same(changed, [], 'nothing stored from a lying upstream');
+  const after = await store.snapshot({ fresh: true });
+  t.same(tornObjects(after), [], 'nothing torn');
+  t.same(diffSnapshots(before, after), [], 'nothing stored from a lying upstream');
+  t.equal(await store.writers(), 0, 'the failed fills left no writer (temp file, multipart upload)');
 
   // hostile client paths on a proxying registry: refused before any upstream request
   asked.length = 0;
@@ -129,7 +137,7 @@ t.test('a lying upstream never yields a wrong 200 and stores nothing', async (t)
     t.ok(res.status >= 400 && res.status < 500, `${p}: ${res.status}`);
   }
   t.same(asked, [], 'no hostile name reached the upstream');
-});
+}
 
 t.test('a dead upstream opens the circuit breaker: fast 503 + Retry-After, state on /metrics', async (t) => {
   const r = await startRegistry({

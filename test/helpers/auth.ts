@@ -41,7 +41,7 @@ export async function startAuthRegistry(
   auth: Partial<Config['auth']> = {},
   users: Record<string, string> = USERS,
   docker: Partial<Config['docker']> = {},
-  packages: Partial<Pick<Config, 'npm' | 'pypi'>> = {},
+  packages: Partial<Pick<Config, 'npm' | 'pypi' | 'storage'>> = {},
 ): Promise<AuthRegistry> {
   const dir = await tempDir('nora-auth-');
   const htpasswd = await makeHtpasswd(dir, users);

@@ -20,7 +20,8 @@ import type { Snapshot } from './tree-snapshot.js';
 export { diffSnapshots, type Snapshot } from './tree-snapshot.js';
 
 const SCRATCH = `${UPLOADS}/`;
-const TOKENS = '[tokens] ';
+/** How a token store's key is named in a snapshot. */
+export const tokenEntry = (key: string) => `[tokens] ${key}`;
 const CHUNK = 64 * 1024;
 
 export class StoreView {
@@ -42,16 +43,20 @@ export class StoreView {
    * cache): for final checks, so a version that failed to move hides nothing.
    */
   async snapshot(opts: { fresh?: boolean } = {}): Promise<Snapshot> {
-    const out: Snapshot = new Map();
-    for (const [label, d] of [['', this.content], [TOKENS, this.tokens]] as const) {
-      for await (const e of d.walk('')) {
-        if (d === this.content && e.key.startsWith(SCRATCH)) continue;
-        const id = `${label}${e.key}`;
-        const cached = opts.fresh ? undefined : this.seen.get(`${id}\n${e.version}`);
-        const value = cached ?? (await contentOf(d, e.key, e.size));
-        this.seen.set(`${id}\n${e.version}`, value);
-        out.set(id, value);
-      }
+    // Both stores listed at once (an object store's listing is a round trip each).
+    const parts = await Promise.all([this.entries(this.content, (k) => k, opts), this.entries(this.tokens, tokenEntry, opts)]);
+    return new Map(parts.flat());
+  }
+
+  private async entries(d: StorageDriver, name: (key: string) => string, opts: { fresh?: boolean }): Promise<[string, string][]> {
+    const out: [string, string][] = [];
+    for await (const e of d.walk('')) {
+      if (d === this.content && e.key.startsWith(SCRATCH)) continue;
+      const id = name(e.key);
+      const cached = opts.fresh ? undefined : this.seen.get(`${id}\n${e.version}`);
+      const value = cached ?? (await contentOf(d, e.key, e.size));
+      this.seen.set(`${id}\n${e.version}`, value);
+      out.push([id, value]);
     }
     return out;
   }
