@@ -20,6 +20,7 @@ import type { Context } from './protocol.js';
 import type { Upstream as UpstreamConfig } from './config.js';
 import type { Digest } from './digest.js';
 import type { ObjectReader } from './storage/driver.js';
+import { blobKey } from './storage/blobs.js';
 import { HttpError } from './errors.js';
 import type { StorageDriver } from './storage/driver.js';
 import { Fills, SingleFlight, Upstream, UpstreamError, UseMarks, breakerSettings, readSmall } from './proxy/index.js';
@@ -171,6 +172,7 @@ export class UpstreamCache<T extends Listing> {
       },
       publish: async (writer) => {
         await this.ctx.blobs.adopt(writer, d);
+        return blobKey(d);
       },
     });
   }

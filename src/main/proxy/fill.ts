@@ -15,7 +15,11 @@
 // leaves only a temp object, which the start-up sweep removes), and it leaves
 // the table at once, so the next request starts a new fill.
 //
-// A driver without tail() still works: readers then wait for the whole fill.
+// A driver without tail() (S3) still works: readers then wait for the whole
+// fill, and each reads the published object with a reader of its own. Not the
+// writer's reader(): an object store's serves one sequential stream at a time
+// (ranged-reader.ts), and commit (or a cancel when the bytes were there
+// already) deletes the staging object it reads.
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import type { Algorithm, Digest } from '../digest.js';
@@ -44,9 +48,10 @@ export interface FillSpec {
   maxSize?: number;
   /**
    * Makes the verified bytes visible: commit the writer (BlobStore.adopt) and
-   * write whatever links the format keeps. A throw fails the fill.
+   * write whatever links the format keeps; returns the key the bytes are now
+   * at (readers of a driver without tail() read them there). A throw fails the fill.
    */
-  publish(writer: ObjectWriter, result: FillResult): Promise<void>;
+  publish(writer: ObjectWriter, result: FillResult): Promise<string>;
   /** Names the writer for operators ("proxy-blob", …). */
   tag?: string;
 }
@@ -94,6 +99,8 @@ class Fill {
   error: Error | null = null;
   headers: IncomingHttpHeaders = {};
   private tail: TailReader | null = null;
+  /** where publish() put the bytes (read there when the driver has no tail()) */
+  private published: string | null = null;
   private refs = 0;
   private pulse: { promise: Promise<void>; resolve: () => void } = pulse();
   readonly ready: Promise<void>;
@@ -135,10 +142,9 @@ class Fill {
         const actual = spec.expected.algorithm === 'sha256' ? sha256.value : counter.digest(spec.expected.algorithm);
         if (actual !== spec.expected.value) throw new FillCorrupt(`digest ${actual}, expected ${spec.expected.value}`);
       }
-      // Without tail(), readers are given the finished bytes, opened before commit moves them.
-      if (!this.tail) this.tail = await writer.reader();
-      await spec.publish(writer, { size: counter.bytes, sha256, headers: res.headers });
+      const at = await spec.publish(writer, { size: counter.bytes, sha256, headers: res.headers });
       writer = null;
+      if (!this.tail) this.published = at;
       if (!this.readyDone) this.opened(counter.bytes);
       this.state = 'done';
       this.wake();
@@ -214,6 +220,10 @@ class Fill {
       this.release();
       throw e;
     }
+    if (!this.tail && this.published !== null) {
+      this.refs--;
+      return this.publishedReader(this.published);
+    }
     let closed = false;
     const fill = this;
     return {
@@ -230,6 +240,20 @@ class Fill {
         this.refs--;
         this.release();
       },
+    };
+  }
+
+  /** A client's own reader of the published bytes (drivers without tail()). */
+  private async publishedReader(key: string): Promise<FillReader> {
+    const r = await this.storage.reader(key);
+    if (!r) throw new Error(`pull-through content at ${key} vanished once published`);
+    return {
+      size: r.size,
+      version: r.version,
+      headers: this.headers,
+      read: (buffer, offset, length, position) => r.read(buffer, offset, length, position),
+      available: async (position) => r.available?.(position),
+      close: () => r.close(),
     };
   }
 

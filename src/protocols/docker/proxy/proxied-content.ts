@@ -17,6 +17,7 @@ import type { Context } from '../../../main/protocol.js';
 import type { Digest } from '../../../main/digest.js';
 import { digestOf, parseDigest } from '../../../main/digest.js';
 import type { ObjectReader } from '../../../main/storage/driver.js';
+import { blobKey } from '../../../main/storage/blobs.js';
 import { Fills, SingleFlight, UpstreamError, UseMarks, readSmall, type UpstreamResponse } from '../../../main/proxy/index.js';
 import type { DockerContent, Manifest } from '../content.js';
 import type { ManifestStore } from '../manifest-store.js';
@@ -207,6 +208,7 @@ export function proxiedContent(ctx: Context, store: ManifestStore, hosted: Docke
         publish: async (writer) => {
           await ctx.blobs.adopt(writer, d);
           await linkBlob(ctx, r.cache, d);
+          return blobKey(d);
         },
       });
     } catch (e) {
