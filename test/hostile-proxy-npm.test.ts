@@ -5,17 +5,25 @@
 // only what it can check, answers 503 in npm's shape (never a 404, never a
 // 500) for a document it cannot use, never fetches from another host, and a
 // hostile client name never reaches the upstream. (PyPI's hostile pages are
-// in pypi-proxy.test.ts.)
-import t from 'tap';
+// in pypi-proxy.test.ts.) Runs on local disk and on S3 (helpers/storage-modes.ts).
+import t, { type Test } from 'tap';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { parseDigest } from '../src/main/digest.js';
+import { blobKey } from '../src/main/storage/blobs.js';
 import { startRegistry } from './helpers/registry.js';
+import { tornObjects } from './helpers/store-snapshot.js';
+import { startOn, storageMode, type StorageMode } from './helpers/storage-modes.js';
 
 const tgz = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 const integrity = `sha512-${createHash('sha512').update(tgz).digest('base64')}`;
 
-t.test('a lying upstream registry', async (t) => {
+for (const mode of [await storageMode('local'), await storageMode('s3')]) {
+  t.test(`a lying upstream registry (${mode.name} storage)`, { skip: mode.skip }, (t) => lyingRegistry(t, mode));
+}
+
+async function lyingRegistry(t: Test, mode: StorageMode): Promise<void> {
   const asked: string[] = [];
   let base = '';
   const version = (v: string, dist: Record<string, unknown>) => ({ name: 'mixed', version: v, dist });
@@ -59,8 +67,7 @@ t.test('a lying upstream registry', async (t) => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
-  const r = await startRegistry({ npm: { proxy: base, metadata_ttl: 300 } });
-  t.teardown(() => r.close());
+  const { r, store } = await startOn(t, mode, 'hostile-proxy-npm', (storage) => startRegistry({ npm: { proxy: base, metadata_ttl: 300 }, storage }));
 
   for (const name of ['other-name', 'not-json', 'huge']) {
     const res = await fetch(`${r.url}/npm/${name}`);
@@ -90,4 +97,9 @@ t.test('a lying upstream registry', async (t) => {
     t.ok(res.status === 404 || res.status === 400, `${p}: ${res.status}`);
   }
   t.equal(asked.length, before, 'hostile client names never reach the upstream');
-});
+  const stored = await store.snapshot({ fresh: true });
+  t.same(tornObjects(stored), [], 'nothing torn');
+  const tarball = blobKey(parseDigest(`sha512:${createHash('sha512').update(tgz).digest('hex')}`)!);
+  t.same([...stored.keys()].sort(), [tarball, 'npm-proxy/mixed/packument.json'], 'stored: the one usable document and the one tarball read, nothing of the rest');
+  t.equal(await store.writers(), 0, 'no writer left');
+}
