@@ -11,7 +11,8 @@
 //       → FillReader (an ObjectReader: hand it to serveObject)
 //       One fill per key, detached from clients, hashed as it arrives
 //       (sha256 always, plus expected.algorithm), published by your publish()
-//       only when the digest and size match; see fill.ts for the guarantees.
+//       (which returns the key it wrote) only when the digest and size match;
+//       see fill.ts for the guarantees.
 //   new SingleFlight<T>().run(key, fn): concurrent calls with one key share one run
 //   readSmall(response, limit, what, label) → the whole body of a small document (UpstreamError past limit)
 //   new UseMarks(storage).used(key): a cache hit touches its entry (hourly at most) for gc's age
