@@ -2,7 +2,7 @@
 // wrk downloads the same blob repeatedly while VmRSS is sampled; VmHWM is the
 // kernel's peak for the whole life of the (fresh) server process.
 import { runWrk, assertClean } from '../wrk.js';
-import { sampleRss } from '../procfs.js';
+import { readCpuMicros, sampleRss } from '../procfs.js';
 import { withServer, authHeader, type BenchContext, type Scenario } from '../scenario.js';
 import { MB } from '../stats.js';
 import type { ServerName } from '../servers/index.js';
@@ -10,6 +10,7 @@ import type { ServerName } from '../servers/index.js';
 async function pull(ctx: BenchContext, name: ServerName, connections: number, durationS: number, allowNoneCompleted = false) {
   return withServer(ctx, name, { auth: true, seed: true }, async ({ server, seeded }) => {
     const sampler = sampleRss(server.pid, 50);
+    const cpuBefore = await readCpuMicros(server.pid);
     const r = await runWrk({
       url: server.url + seeded!.blobPath,
       connections,
@@ -18,9 +19,11 @@ async function pull(ctx: BenchContext, name: ServerName, connections: number, du
       headers: authHeader(server.auth),
       timeoutS: 30,
     });
+    const cpu = (await readCpuMicros(server.pid)) - cpuBefore;
     const mem = await sampler.stop();
     assertClean(r, 'blob GET', { allowNoneCompleted });
-    return { r, mem };
+    // the server's CPU seconds per GB sent: steadier than MB/s on a shared machine
+    return { r, mem, cpuPerGB: r.bytes > 0 ? cpu / 1e6 / (r.bytes / 1e9) : 0 };
   });
 }
 
@@ -31,10 +34,11 @@ export const parallelPulls: Scenario = {
     { key: 'mbps', label: 'throughput', unit: 'MB/s', better: 'higher', digits: 0 },
     { key: 'p99', label: 'p99 latency', unit: 'ms', better: 'lower', digits: 1 },
     { key: 'hwm', label: 'peak RSS (VmHWM)', unit: 'MB', better: 'lower', digits: 1 },
+    { key: 'cpu', label: 'server CPU per GB sent', unit: 's', better: 'lower', digits: 2 },
   ],
   async run(ctx, name) {
-    const { r, mem } = await pull(ctx, name, 64, ctx.settings.blobS);
-    return { mbps: r.bytesPerS / MB, p99: r.p99Ms, hwm: mem.hwmBytes / MB };
+    const { r, mem, cpuPerGB } = await pull(ctx, name, 64, ctx.settings.blobS);
+    return { mbps: r.bytesPerS / MB, p99: r.p99Ms, hwm: mem.hwmBytes / MB, cpu: cpuPerGB };
   },
 };
 
