@@ -6,6 +6,9 @@ import t, { type Test } from 'tap';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Agent as HttpAgent, createServer, get } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setFlagsFromString } from 'node:v8';
@@ -482,6 +485,40 @@ t.test('RangedReader: a download opens one range, a jump opens another', async (
   await readRange(r, 100, 10);
   t.same(opens, [0, 100], 'a jump back before the held bytes opens a new range');
   await r.close();
+});
+
+t.test('RangedReader: a download read to its end leaves its keep-alive connection to the next', async (t) => {
+  const data = pattern(MiB, 5);
+  let connections = 0;
+  const server = createServer((req, res) => {
+    const start = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
+    res.writeHead(206, { 'Content-Length': data.length - start });
+    res.end(data.subarray(start));
+  });
+  server.on('connection', () => connections++);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const agent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+  t.teardown(() => {
+    agent.destroy();
+    server.close();
+  });
+  const port = (server.address() as AddressInfo).port;
+  const open = (start: number) =>
+    new Promise<Readable>((resolve, reject) => get({ host: '127.0.0.1', port, agent, headers: { range: `bytes=${start}-` } }, resolve).on('error', reject));
+  for (let i = 0; i < 3; i++) {
+    const r = new RangedReader(data.length, 'v1', open);
+    t.ok((await readRange(r, 0, data.length)).equals(data));
+    await r.close();
+  }
+  t.equal(connections, 1, 'three whole downloads share one connection');
+  const cut = new RangedReader(data.length, 'v1', open);
+  await readRange(cut, 0, 1000);
+  await cut.close();
+  const r = new RangedReader(data.length, 'v1', open);
+  t.ok((await readRange(r, 10, 100)).equals(data.subarray(10, 110)), 'the next reader gets its bytes');
+  await r.close();
+  t.equal(connections, 2, 'a download cut short closes its connection (the rest of its body is never read)');
 });
 
 t.test('local: crash leftovers are swept, interrupted deletes put back', async (t) => {

@@ -63,8 +63,16 @@ export class RangedReader implements ObjectReader {
   }
 
   async close(): Promise<void> {
-    this.source?.destroy();
+    const { source, stream } = this;
     this.source = this.stream = null;
     this.held = [];
+    // A response read to its last byte is read to its end too: destroying it
+    // before 'end' would close its keep-alive connection (one new TCP
+    // connection per download); one cut short must be destroyed.
+    if (stream && this.streamPos >= this.size) {
+      const end = await stream.next().catch(() => ({ done: false }));
+      if (end.done) return;
+    }
+    source?.destroy();
   }
 }
