@@ -2,19 +2,29 @@
 // object front to back, stepping back only over bytes the socket refused (see
 // uws-adapter sendFile), so one ranged GET serves a whole download: chunks of
 // the last read are held, and a new range is opened only on a real jump.
-import type { Readable } from 'node:stream';
+//
+// The stream flows into the held chunks and pauses only when HOLD bytes wait:
+// pulled one chunk at a time, an http response (16 KiB high-water mark, 64 KiB
+// socket reads) stopped and restarted its socket for every chunk, and each
+// read() handed a single chunk on. Held, one read() takes up to a pool buffer.
+import { finished, type Readable } from 'node:stream';
 import type { ObjectReader } from './driver.js';
 
 /** Opens the object's bytes from `start` to its end. */
 export type OpenRange = (start: number) => Readable | Promise<Readable>;
 
+/** Bytes held ahead of the reader before the stream is paused (a download buffer's worth). */
+const HOLD = 256 * 1024;
+
 export class RangedReader implements ObjectReader {
-  private stream: AsyncIterator<Buffer> | null = null;
   private source: Readable | null = null;
   /** chunks covering [heldPos, streamPos) */
   private held: Buffer[] = [];
   private heldPos = 0;
   private streamPos = 0;
+  /** the source ended (null) or failed */
+  private over: Error | null | undefined = undefined;
+  private waiting: (() => void)[] = [];
 
   constructor(
     readonly size: number,
@@ -25,14 +35,11 @@ export class RangedReader implements ObjectReader {
   /** Holds at least one chunk at `position` (opening a range if needed). */
   async available(position: number): Promise<void> {
     if (position >= this.size) return;
-    if (this.stream === null || position < this.heldPos || position > this.streamPos) await this.reopen(position);
+    if (this.source === null || position < this.heldPos || position > this.streamPos) await this.reopen(position);
     while (this.held.length > 0 && this.heldPos + this.held[0]!.length <= position) this.heldPos += this.held.shift()!.length;
-    while (this.streamPos <= position) {
-      const r = await this.stream!.next();
-      if (r.done) break;
-      this.held.push(r.value);
-      this.streamPos += r.value.length;
-    }
+    if (this.source!.isPaused() && this.streamPos - this.heldPos < HOLD) this.source!.resume();
+    while (this.streamPos <= position && this.over === undefined) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (this.over && this.streamPos <= position) throw this.over;
   }
 
   /** Copies what is held from `position` on, after waiting for at least one byte: a short read rather than a wait for the whole length. */
@@ -50,29 +57,45 @@ export class RangedReader implements ObjectReader {
         copied += n;
       }
       p += c.length;
+      if (copied === length) break;
     }
     return { bytesRead: copied };
   }
 
   private async reopen(position: number): Promise<void> {
     this.source?.destroy();
-    this.source = await this.open(position);
-    this.stream = this.source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    this.source = null;
     this.held = [];
     this.heldPos = this.streamPos = position;
+    this.over = undefined;
+    const source = await this.open(position);
+    this.source = source;
+    const wakeUp = () => {
+      for (const w of this.waiting.splice(0)) w();
+    };
+    source.on('data', (c: Buffer) => {
+      if (this.source !== source) return;
+      this.held.push(c);
+      this.streamPos += c.length;
+      if (this.streamPos - this.heldPos >= HOLD) source.pause();
+      wakeUp();
+    });
+    finished(source, (e) => {
+      if (this.source !== source) return;
+      this.over = e ?? null;
+      wakeUp();
+    });
   }
 
   async close(): Promise<void> {
-    const { source, stream } = this;
-    this.source = this.stream = null;
+    const source = this.source;
+    this.source = null;
     this.held = [];
-    // A response read to its last byte is read to its end too: destroying it
-    // before 'end' would close its keep-alive connection (one new TCP
-    // connection per download); one cut short must be destroyed.
-    if (stream && this.streamPos >= this.size) {
-      const end = await stream.next().catch(() => ({ done: false }));
-      if (end.done) return;
-    }
-    source?.destroy();
+    if (!source) return;
+    // A response whose last byte is in is left to end by itself: destroyed
+    // before 'end', it would close its keep-alive connection (one new TCP
+    // connection per download). One cut short must be destroyed.
+    if (this.streamPos >= this.size) source.resume();
+    else source.destroy();
   }
 }
