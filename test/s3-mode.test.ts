@@ -55,6 +55,47 @@ if (!ceph) {
     t.match(empty.stderr, /NORA_STORAGE_BUCKET: must not be empty in s3 mode/);
   });
 
+  t.test('a blob GET is one store GET beside the link check, a HEAD sends none; ranges still work', async (t) => {
+    const bucket = await freshBucket(t, ceph, 'requests');
+    const r = await startRegistry({ storage: s3Storage(ceph, bucket).storage });
+    t.teardown(() => r.close());
+    const data = Buffer.alloc(3 * 1024 * 1024 + 5);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7) >> 3;
+    const { digest } = await pushBlob(r, 'req/app', data);
+    const url = `${r.url}/v2/req/app/blobs/${digest}`;
+    const counts = async () => {
+      const m = await (await fetch(`${r.url}/metrics`)).text();
+      const n = (op: string) => Number(new RegExp(`^nora_storage_seconds_${op}_count (\\d+)$`, 'm').exec(m)?.[1] ?? 0);
+      return { get: n('getobject'), head: n('headobject') };
+    };
+    const delta = async (what: () => Promise<void>) => {
+      const a = await counts();
+      await what();
+      const b = await counts();
+      return { get: b.get - a.get, head: b.head - a.head };
+    };
+    await fetch(url).then((res) => res.arrayBuffer()); // the first read verifies the digest
+    t.same(
+      await delta(async () => {
+        const res = await fetch(url);
+        t.ok(Buffer.from(await res.arrayBuffer()).equals(data), 'the whole blob');
+      }),
+      { get: 1, head: 1 },
+      'GET: the layer link HEAD and one GET for size, version and bytes',
+    );
+    t.same(
+      await delta(async () => {
+        const res = await fetch(url, { method: 'HEAD' });
+        t.equal(res.headers.get('content-length'), String(data.length));
+      }),
+      { get: 0, head: 2 },
+      'HEAD: the link and the blob, no GET',
+    );
+    const res = await fetch(url, { headers: { range: 'bytes=2000000-2000099' } });
+    t.equal(res.status, 206);
+    t.ok(Buffer.from(await res.arrayBuffer()).equals(data.subarray(2000000, 2000100)), 'a range from the middle');
+  });
+
   t.test('skopeo push and pull, npm publish and install, twine upload and pip install', async (t) => {
     const bucket = await freshBucket(t, ceph, 'clients');
     const r = await startRegistry({ storage: s3Storage(ceph, bucket).storage });

@@ -26,11 +26,19 @@ export class RangedReader implements ObjectReader {
   private over: Error | null | undefined = undefined;
   private waiting: (() => void)[] = [];
 
+  /**
+   * `first`, when given, is the object's bytes from 0, already requested
+   * (a store's GET that also told the size): the first read from 0 uses it.
+   */
   constructor(
     readonly size: number,
     readonly version: string,
     private readonly open: OpenRange,
-  ) {}
+    private first: Readable | null = null,
+  ) {
+    // Until it is read, nothing else listens: a reset connection must not be an uncaught error.
+    first?.on('error', () => {});
+  }
 
   /** Holds at least one chunk at `position` (opening a range if needed). */
   async available(position: number): Promise<void> {
@@ -68,7 +76,8 @@ export class RangedReader implements ObjectReader {
     this.held = [];
     this.heldPos = this.streamPos = position;
     this.over = undefined;
-    const source = await this.open(position);
+    const first = this.takeFirst(position === 0);
+    const source = first ?? (await this.open(position));
     this.source = source;
     const wakeUp = () => {
       for (const w of this.waiting.splice(0)) w();
@@ -87,7 +96,20 @@ export class RangedReader implements ObjectReader {
     });
   }
 
+  /** The stream opened with the reader, when it is wanted; destroyed otherwise. */
+  private takeFirst(wanted: boolean): Readable | null {
+    const first = this.first;
+    this.first = null;
+    if (first && !wanted) {
+      // An empty body is complete already: let it end (and its connection go back to the pool).
+      if (this.size === 0) first.resume();
+      else first.destroy();
+    }
+    return wanted ? first : null;
+  }
+
   async close(): Promise<void> {
+    this.takeFirst(false);
     const source = this.source;
     this.source = null;
     this.held = [];

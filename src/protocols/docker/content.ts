@@ -32,10 +32,26 @@ export interface DockerContent {
   tags(name: string, n: number, last?: string): Promise<ListResult | null>;
 }
 
+/** A reader that only knows a size: HEAD answers need no bytes. */
+export function sizeOnly(size: number, version: string): ObjectReader {
+  return {
+    size,
+    version,
+    read: () => Promise.reject(new Error('HEAD only')),
+    close: async () => {},
+  };
+}
+
 export function hostedContent(ctx: Context, store: ManifestStore): DockerContent {
   return {
-    async blob(name, d) {
-      return (await isLinked(ctx, name, d)) ? ctx.blobs.open(d) : null;
+    async blob(name, d, opts) {
+      if (!(await isLinked(ctx, name, d))) return null;
+      // A HEAD asks the store for the size alone (opening a reader may start a GET of the bytes).
+      if (opts?.head) {
+        const st = await ctx.blobs.stat(d);
+        return st && sizeOnly(st.size, st.version);
+      }
+      return ctx.blobs.open(d);
     },
     async manifest(name, ref) {
       const found = await store.resolve(name, ref);

@@ -5,7 +5,8 @@
 //   writer         a multipart upload under .nora-tmp/ (bounded parts in flight);
 //                  commit completes it there and copies it to its key server-side,
 //                  so nothing is visible at the key before the whole object is
-//   reader         ranged GETs behind RangedReader, pinned to the ETag read first
+//   reader         one GET (size, version and the bytes from 0), then ranged GETs
+//                  behind RangedReader on a jump, pinned to the ETag read first
 //   list / walk    ListObjectsV2 (with the '/' delimiter for one level)
 //   deletePrefix   DeleteObjects in batches of 1000
 //   sweep          aborts multipart uploads and removes staging objects under
@@ -248,13 +249,22 @@ export class S3Driver implements StorageDriver {
     return st && { size: st.size, modifiedMs: st.modifiedMs, version: st.version };
   }
 
+  /** One GET tells the size and version and brings the bytes from 0 (no HEAD before it). */
   async reader(key: string): Promise<ObjectReader | null> {
-    const st = await this.stat(key);
-    return st && this.rangedReader(this.k(key), st);
+    const k = this.k(key);
+    try {
+      const r = await this.send<{ Body?: unknown; ETag?: string; ContentLength?: number; LastModified?: Date; Metadata?: Record<string, string> }>(
+        new GetObjectCommand({ Bucket: this.bucket, Key: k }),
+      );
+      return this.rangedReader(k, this.info(r), r.Body as Readable);
+    } catch (e) {
+      if (isMissing(e)) return null;
+      throw e;
+    }
   }
 
   /** Reads one version: every range asks for the ETag seen first (412 once replaced). */
-  rangedReader(bucketKey: string, st: ObjectInfo): ObjectReader {
+  rangedReader(bucketKey: string, st: ObjectInfo, first?: Readable): ObjectReader {
     const etag = etagOf(st.version);
     return new RangedReader(st.size, st.version, async (start) => {
       try {
@@ -267,7 +277,7 @@ export class S3Driver implements StorageDriver {
         if (isPrecondition(e) || isMissing(e)) throw new ObjectReplaced();
         throw e;
       }
-    });
+    }, first);
   }
 
   async get(key: string): Promise<{ data: Buffer; version: string } | null> {

@@ -19,7 +19,7 @@ import { digestOf, parseDigest } from '../../../main/digest.js';
 import type { ObjectReader } from '../../../main/storage/driver.js';
 import { blobKey } from '../../../main/storage/blobs.js';
 import { Fills, SingleFlight, UpstreamError, UseMarks, readSmall, type UpstreamResponse } from '../../../main/proxy/index.js';
-import type { DockerContent, Manifest } from '../content.js';
+import { sizeOnly, type DockerContent, type Manifest } from '../content.js';
 import type { ManifestStore } from '../manifest-store.js';
 import type { Reference } from '../names.js';
 import { linkBlob } from '../layer-links.js';
@@ -48,16 +48,6 @@ function failure(r: ProxyRoute, res: UpstreamResponse, what: string): Error {
     return new UpstreamError(r.up.client.upstream.label, `${what}: status ${res.status}`, res.status, Number.isInteger(retry) && retry > 0 ? retry : 5);
   }
   return new NotUpstream(`${what}: status ${res.status}`);
-}
-
-/** A reader that only knows a size: HEAD answers need no bytes. */
-function sizeOnly(size: number): ObjectReader {
-  return {
-    size,
-    version: 'upstream',
-    read: () => Promise.reject(new Error('HEAD only')),
-    close: async () => {},
-  };
 }
 
 export function proxiedContent(ctx: Context, store: ManifestStore, hosted: DockerContent, upstreams: readonly ProxyUpstream[], opts: ProxyOptions, fills: Fills): DockerContent {
@@ -192,7 +182,7 @@ export function proxiedContent(ctx: Context, store: ManifestStore, hosted: Docke
       }
       res.discard();
       const size = Number(res.headers['content-length']);
-      return Number.isSafeInteger(size) && size >= 0 ? sizeOnly(size) : null;
+      return Number.isSafeInteger(size) && size >= 0 ? sizeOnly(size, 'upstream') : null;
     }
     try {
       return await fills.join({
@@ -218,11 +208,11 @@ export function proxiedContent(ctx: Context, store: ManifestStore, hosted: Docke
   }
 
   async function blob(name: string, d: Digest, o?: { head?: boolean }): Promise<ObjectReader | null> {
-    const own = await hosted.blob(name, d);
+    const own = await hosted.blob(name, d, o);
     if (own) return own;
     const candidates = routes(name);
     for (const r of candidates) {
-      const cached = await hosted.blob(r.cache, d);
+      const cached = await hosted.blob(r.cache, d, o);
       if (cached) {
         used(layerLinkKey(r.cache, d));
         return cached;
