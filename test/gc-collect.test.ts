@@ -17,6 +17,7 @@ import { CLI, startRegistry, tempDir, type Running } from './helpers/registry.js
 import { OCI_MANIFEST, encode, pushBlob, pushImage, pushIndex, putManifest, type Pushed } from './helpers/oci-push.js';
 import { diffSnapshots, snapshotTree } from './helpers/tree-snapshot.js';
 import { publish, publishBody, publishMeta } from './helpers/cargo-wire.js';
+import { publishDoc } from './helpers/npm-publish-doc.js';
 
 const exec = promisify(execFile);
 const HOUR = 3600_000;
@@ -59,21 +60,6 @@ async function pullsIntact(t: Tap, r: Running, name: string, m: Pushed): Promise
 }
 type Tap = typeof t;
 
-function npmDoc(name: string, version: string, data: Buffer): Record<string, unknown> {
-  return {
-    _id: name,
-    name,
-    'dist-tags': { latest: version },
-    versions: {
-      [version]: {
-        name,
-        version,
-        dist: { integrity: 'sha512-' + createHash('sha512').update(data).digest('base64'), shasum: createHash('sha1').update(data).digest('hex') },
-      },
-    },
-    _attachments: { [`${name}-${version}.tgz`]: { data: data.toString('base64'), length: data.length } },
-  };
-}
 
 const BOUNDARY = 'gc-test-boundary';
 function pypiForm(name: string, version: string, data: Buffer): Buffer {
@@ -103,7 +89,7 @@ t.test('gc keeps everything referenced by any format and deletes only old unrefe
   t.equal((await putManifest(r, 'lib/app', sig.digest, sig.bytes, OCI_MANIFEST)).status, 201);
   const linkedOnly = await pushBlob(r, 'lib/cache', 'uploaded, linked, not yet in any manifest');
   const tgz = gzipSync(Buffer.from('npm tarball for gc'));
-  t.equal((await fetch(`${r.url}/npm/gcpkg`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(npmDoc('gcpkg', '1.0.0', tgz)) })).status, 201);
+  t.equal((await fetch(`${r.url}/npm/gcpkg`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(publishDoc('gcpkg', '1.0.0', tgz)) })).status, 201);
   const sdist = Buffer.from('a PyPI sdist for gc');
   const up = await fetch(`${r.url}/pypi/`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }, body: pypiForm('gc-proj', '1.0', sdist) });
   t.equal(up.status, 200, await up.text());
@@ -127,7 +113,7 @@ t.test('gc keeps everything referenced by any format and deletes only old unrefe
   // The dropped image's blobs are still linked in lib/drop: links keep them. Unlink them to make them garbage.
   for (const b of [droppedDoc.config, ...droppedDoc.layers]) await fetch(`${r.url}/v2/lib/drop/blobs/${b.digest}`, { method: 'DELETE' });
   const tgz2 = gzipSync(Buffer.from('npm tarball 1.1.0, unpublished later'));
-  t.equal((await fetch(`${r.url}/npm/gcpkg`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...npmDoc('gcpkg', '1.1.0', tgz2), 'dist-tags': { latest: '1.1.0' } }) })).status, 201);
+  t.equal((await fetch(`${r.url}/npm/gcpkg`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...publishDoc('gcpkg', '1.1.0', tgz2), 'dist-tags': { latest: '1.1.0' } }) })).status, 201);
   const rev = ((await (await fetch(`${r.url}/npm/gcpkg?write=true`)).json()) as { _rev: string })._rev;
   const unpub = await fetch(`${r.url}/npm/gcpkg/-rev/${rev}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'gcpkg', versions: { '1.0.0': {} } }) });
   t.equal(unpub.status, 200, 'npm unpublish of 1.1.0');

@@ -16,6 +16,7 @@ import { rawHttp, type RawRequest, type RawResponse } from './raw-http.js';
 import { diffSnapshots, tokenEntry, tornObjects, type Snapshot, type StoreView } from './store-snapshot.js';
 import { publish, publishBody, publishMeta } from './cargo-wire.js';
 import { startOn, type StorageMode } from './storage-modes.js';
+import { publishDoc } from './npm-publish-doc.js';
 
 const TRAVERSAL = [
   '..',
@@ -112,28 +113,6 @@ async function expectRefused(t: Test, tg: Target, group: string, label: string, 
 
 function tgz(seed: string): Buffer {
   return gzipSync(Buffer.from(seed.repeat(20)));
-}
-
-function publishDoc(name: string, version: string, data: Buffer, over: Record<string, unknown> = {}): Record<string, unknown> {
-  const base = name.includes('/') ? name.split('/')[1]! : name;
-  return {
-    _id: name,
-    name,
-    'dist-tags': { latest: version },
-    versions: {
-      [version]: {
-        name,
-        version,
-        dist: {
-          integrity: 'sha512-' + createHash('sha512').update(data).digest('base64'),
-          shasum: createHash('sha1').update(data).digest('hex'),
-          tarball: `http://x/${name}/-/${base}-${version}.tgz`,
-        },
-      },
-    },
-    _attachments: { [`${base}-${version}.tgz`]: { content_type: 'application/octet-stream', data: data.toString('base64'), length: data.length } },
-    ...over,
-  };
 }
 
 const json = (v: unknown) => ({ body: JSON.stringify(v), headers: { 'content-type': 'application/json' } });
