@@ -124,6 +124,32 @@ for (const s of subjects) {
     t.ok(await d.probe());
   });
 
+  t.test(`${s.name}: presignGet hands out a URL for exactly that object, or null`, async (t) => {
+    const d = await s.open(t);
+    const body = pattern(200_000, 5);
+    await writeObject(d, 'blobs/a+b@c/obj', [body]);
+    const url = await d.presignGet('blobs/a+b@c/obj', 60);
+    if (s.name !== 's3') {
+      t.equal(url, null, 'bytes on this driver only flow through the registry');
+      return;
+    }
+    t.match(url, /X-Amz-Signature=[0-9a-f]{64}/);
+    t.match(url, /X-Amz-Expires=60&|X-Amz-Expires=60$/);
+    t.notMatch(url, new RegExp(ceph!.secretKey), 'the secret never leaves');
+    const whole = await fetch(url!);
+    t.equal(whole.status, 200);
+    t.equal(whole.headers.get('content-type'), 'application/octet-stream');
+    t.same(Buffer.from(await whole.arrayBuffer()), body, 'a key with + and @, escaped once');
+    const part = await fetch(url!, { headers: { range: 'bytes=1000-1999' } });
+    t.equal(part.status, 206, 'the store honours Range');
+    t.same(Buffer.from(await part.arrayBuffer()), body.subarray(1000, 2000));
+    const elsewhere = url!.replace('/obj?', '/other?');
+    await d.put('blobs/a+b@c/other', 'not yours');
+    t.equal((await fetch(elsewhere)).status, 403, 'the signature covers that key only');
+    t.equal((await fetch(url!, { method: 'PUT', body: 'overwrite' })).status, 403, 'and only GET');
+    t.same(await readAll(d, 'blobs/a+b@c/obj'), body);
+  });
+
   t.test(`${s.name}: keys are checked before anything is touched`, async (t) => {
     const d = await s.open(t);
     for (const bad of ['', '/abs', 'a/../b', 'a//b', './a', 'a\\b', 'nul\0', 'é', 'x'.repeat(1025)]) {

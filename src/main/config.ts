@@ -34,6 +34,8 @@ export interface Config {
     s3_secret_key: string;
     s3_region: string;
     s3_virtual_hosted: boolean;
+    s3_redirect: boolean;
+    s3_redirect_expiry_secs: number;
   };
   auth: {
     enabled: boolean;
@@ -158,6 +160,10 @@ const SCHEMA: Record<string, Record<string, KeySpec>> = {
     s3_secret_key: { kind: 'string', env: 'NORA_STORAGE_S3_SECRET_KEY', secret: true },
     s3_region: { kind: 'string', env: 'NORA_STORAGE_S3_REGION', check: (v) => (v === '' ? 'must not be empty' : undefined) },
     s3_virtual_hosted: { kind: 'bool', env: 'NORA_STORAGE_S3_VIRTUAL_HOSTED' },
+    // Docker blob GETs answered with a 307 to a presigned URL (distribution's default on S3; ours is off).
+    s3_redirect: { kind: 'bool', env: 'NORA_STORAGE_S3_REDIRECT' },
+    // SigV4 presigned URLs live at most 7 days.
+    s3_redirect_expiry_secs: { kind: 'int', env: 'NORA_STORAGE_S3_REDIRECT_EXPIRY_SECS', min: 1, max: 604800 },
   },
   auth: {
     enabled: { kind: 'bool', env: 'NORA_AUTH_ENABLED' },
@@ -268,6 +274,8 @@ export function defaults(cores = 2): Config {
       s3_secret_key: '',
       s3_region: 'us-east-1',
       s3_virtual_hosted: false,
+      s3_redirect: false,
+      s3_redirect_expiry_secs: 1200,
     },
     auth: {
       enabled: false,
@@ -508,8 +516,19 @@ export function buildConfig(tomlText: string | null, env: NodeJS.ProcessEnv, cor
   checkTlsKeys(config);
   if (config.storage.mode === 's3' && config.storage.bucket === '')
     throw new ConfigError(env.NORA_STORAGE_BUCKET !== undefined ? 'NORA_STORAGE_BUCKET' : 'storage.bucket', 'must not be empty in s3 mode');
+  checkRedirect(config, env);
   config.server.public_url = config.server.public_url.replace(/\/+$/, '');
   return config;
+}
+
+/** A redirect to the store needs a store that can sign a URL: S3 with keys. */
+function checkRedirect(config: Config, env: NodeJS.ProcessEnv): void {
+  const s = config.storage;
+  if (!s.s3_redirect) return;
+  const key = env.NORA_STORAGE_S3_REDIRECT !== undefined ? 'NORA_STORAGE_S3_REDIRECT' : 'storage.s3_redirect';
+  if (s.mode !== 's3') throw new ConfigError(key, `needs storage.mode = "s3" (it is "${s.mode}"): only an object store can hand out presigned URLs`);
+  if (s.s3_access_key === '' || s.s3_secret_key === '')
+    throw new ConfigError(key, 'needs storage.s3_access_key and storage.s3_secret_key: presigned URLs are signed with them');
 }
 
 const SCHEMA_ENV = new Set(Object.values(SCHEMA).flatMap((specs) => Object.values(specs).flatMap((spec) => (spec.env ? [spec.env] : []))));

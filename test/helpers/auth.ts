@@ -36,12 +36,12 @@ export interface AuthRegistry extends Running {
   logs: string[];
 }
 
-/** A registry with auth on, users admin/alice/bob (admin in admin_users) unless overridden; `packages` sets npm/pypi (their upstreams). */
+/** A registry with auth on, users admin/alice/bob (admin in admin_users) unless overridden; `packages` sets npm/pypi (their upstreams) or storage. */
 export async function startAuthRegistry(
   auth: Partial<Config['auth']> = {},
   users: Record<string, string> = USERS,
   docker: Partial<Config['docker']> = {},
-  packages: Partial<Pick<Config, 'npm' | 'pypi' | 'storage'>> = {},
+  packages: Partial<Pick<Config, 'npm' | 'pypi'>> & { storage?: Partial<Config['storage']> } = {},
 ): Promise<AuthRegistry> {
   const dir = await tempDir('nora-auth-');
   const htpasswd = await makeHtpasswd(dir, users);

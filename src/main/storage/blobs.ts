@@ -114,6 +114,11 @@ export class BlobStore {
     );
   }
 
+  /** A URL a client may fetch the stored blob from directly (BlobStore does not check it is stored), or null when the driver has none. */
+  url(d: Digest, expirySecs: number): Promise<string | null> {
+    return this.storage.presignGet(blobKey(d), expirySecs);
+  }
+
   /**
    * A small blob (a manifest) whole, checked against its digest: a blob that
    * fails is quarantined (that very version) and reads as absent.

@@ -8,7 +8,8 @@
 //   memory (tests)  a Map of immutable buffers
 //   S3              PutObject with If-None-Match: * / If-Match, multipart uploads
 //                   for writers, ranged GETs behind readers, CopyObject, ListObjectsV2
-//                   with continuation, DeleteObjects by prefix (drivers/s3.ts)
+//                   with continuation, DeleteObjects by prefix, presigned GET URLs
+//                   (drivers/s3.ts)
 import type { Writable } from 'node:stream';
 
 export interface ObjectInfo {
@@ -157,6 +158,14 @@ export interface StorageDriver {
   sweep(maxAgeMs: number, opts?: { dryRun?: boolean }): Promise<number>;
   /** Write/read probe for /ready and /health. */
   probe(): Promise<boolean>;
+  /**
+   * A URL from which whoever holds it may GET the object at `key` directly for
+   * expirySecs (an object store's presigned GetObject, answering
+   * application/octet-stream and honouring Range), or null where bytes can only
+   * flow through this process (disk, memory). Whether the object exists is
+   * not checked: callers know it from their own metadata.
+   */
+  presignGet(key: string, expirySecs: number): Promise<string | null>;
 }
 
 /** The writer was cancelled or swept while in use. */

@@ -26,6 +26,12 @@ export interface DockerContent {
    * With `head`, only the size need be known (a cache asks its upstream with a HEAD).
    */
   blob(name: string, d: Digest, opts?: { head?: boolean }): Promise<ObjectReader | null>;
+  /**
+   * A URL from which the client may GET the blob straight from the object
+   * store (storage.s3_redirect), or null: not stored for `name`, still being
+   * fetched from an upstream, or a driver without such URLs.
+   */
+  blobUrl(name: string, d: Digest, expirySecs: number): Promise<string | null>;
   /** The manifest a tag or digest names in `name`, or null. */
   manifest(name: string, ref: Reference): Promise<Manifest | null>;
   /** Tag names in byte order after `last`, at most n; null when the repository is unknown. */
@@ -52,6 +58,10 @@ export function hostedContent(ctx: Context, store: ManifestStore): DockerContent
         return st && sizeOnly(st.size, st.version);
       }
       return ctx.blobs.open(d);
+    },
+    async blobUrl(name, d, expirySecs) {
+      // a link is made only once its blob is stored
+      return (await isLinked(ctx, name, d)) ? ctx.blobs.url(d, expirySecs) : null;
     },
     async manifest(name, ref) {
       const found = await store.resolve(name, ref);

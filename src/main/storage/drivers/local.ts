@@ -431,6 +431,11 @@ export class LocalDriver implements StorageDriver {
     return out;
   }
 
+  /** Bytes on this driver only flow through the registry. */
+  async presignGet(): Promise<null> {
+    return null;
+  }
+
   async probe(): Promise<boolean> {
     return this.writeProbe().then(
       () => true,

@@ -179,6 +179,11 @@ export class MemoryDriver implements StorageDriver {
     return n;
   }
 
+  /** Bytes on this driver only flow through the registry. */
+  async presignGet(): Promise<null> {
+    return null;
+  }
+
   async probe(): Promise<boolean> {
     return true;
   }

@@ -207,19 +207,25 @@ export function proxiedContent(ctx: Context, store: ManifestStore, hosted: Docke
     }
   }
 
-  async function blob(name: string, d: Digest, o?: { head?: boolean }): Promise<ObjectReader | null> {
-    const own = await hosted.blob(name, d, o);
+  /** What `find` gives for the blob in `name` itself, else in a route's cache (marked used). */
+  async function stored<T>(name: string, d: Digest, find: (repo: string) => Promise<T | null>): Promise<T | null> {
+    const own = await find(name);
     if (own) return own;
-    const candidates = routes(name);
-    for (const r of candidates) {
-      const cached = await hosted.blob(r.cache, d, o);
+    for (const r of routes(name)) {
+      const cached = await find(r.cache);
       if (cached) {
         used(layerLinkKey(r.cache, d));
         return cached;
       }
     }
+    return null;
+  }
+
+  async function blob(name: string, d: Digest, o?: { head?: boolean }): Promise<ObjectReader | null> {
+    const found = await stored(name, d, (repo) => hosted.blob(repo, d, o));
+    if (found) return found;
     let failed: unknown = null;
-    for (const r of candidates) {
+    for (const r of routes(name)) {
       try {
         const got = await blobFrom(r, d, o?.head === true);
         if (got) return got;
@@ -257,5 +263,8 @@ export function proxiedContent(ctx: Context, store: ManifestStore, hosted: Docke
     return null;
   }
 
-  return { manifest, blob, tags };
+  // a blob not cached yet is filled and served here: nothing to redirect to
+  const blobUrl = (name: string, d: Digest, expirySecs: number) => stored(name, d, (repo) => hosted.blobUrl(repo, d, expirySecs));
+
+  return { manifest, blob, blobUrl, tags };
 }
