@@ -24,6 +24,8 @@ export interface CephS3 {
 /** An S3 server and one bucket on it. */
 export interface S3Target extends CephS3 {
   bucket: string;
+  /** blob GETs answered with a 307 to a presigned URL (nora-ts storage.s3_redirect, distribution's default) */
+  redirect?: boolean;
 }
 
 export const CEPH_ENV_FILE = `${process.env.CEPH_TEST_DIR ?? '/tmp/nora-ts-ceph'}/env`;

@@ -4,7 +4,7 @@ import { startServer, type Credentials, type PeerName, type RunningServer, type 
 import { seedImage, type Seeded } from './registry-client.js';
 import { generatedBuffer } from './content.js';
 import { MiB } from './stats.js';
-import { createBucket, type CephS3 } from './s3-store.js';
+import { createBucket, type CephS3, type S3Target } from './s3-store.js';
 
 export type Value = number | { na: string };
 
@@ -75,7 +75,7 @@ export interface BenchContext {
   freshCredential(): Credentials;
   cpuProfDir?: string;
   /** set by the S3 variants of scenarios (scenarios/s3.ts): every server gets a fresh bucket on it */
-  s3?: CephS3;
+  s3?: CephS3 & Pick<S3Target, 'redirect'>;
   log(msg: string): void;
 }
 

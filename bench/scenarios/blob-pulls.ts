@@ -1,10 +1,13 @@
 // Scenarios 2 (10 MiB layer pulls, 64 connections) and 3 (100 concurrent pulls):
 // wrk downloads the same blob repeatedly while VmRSS is sampled; VmHWM is the
-// kernel's peak for the whole life of the (fresh) server process.
+// kernel's peak for the whole life of the (fresh) server process. 2r is 2 with
+// blob GETs redirected to the object store (run on S3 only, as s3-2r): wrk
+// follows no redirect, so hey does, as registry clients do.
 import { runWrk, assertClean } from '../wrk.js';
+import { runFor } from '../hey.js';
 import { readCpuMicros, sampleRss } from '../procfs.js';
 import { withServer, authHeader, type BenchContext, type Scenario } from '../scenario.js';
-import { MB } from '../stats.js';
+import { MB, percentile } from '../stats.js';
 import type { ServerName } from '../servers/index.js';
 
 async function pull(ctx: BenchContext, name: ServerName, connections: number, durationS: number, allowNoneCompleted = false) {
@@ -54,5 +57,26 @@ export const hundredPulls: Scenario = {
     // only memory and bytes matter here; in --quick the first round may still be in flight
     const { r, mem } = await pull(ctx, name, 100, ctx.settings.rssS, true);
     return { hwm: mem.hwmBytes / MB, rss: mem.peakRssBytes / MB, mbps: r.bytesPerS / MB };
+  },
+};
+
+export const redirectedPulls: Scenario = {
+  id: '2r',
+  title: '10 MiB layer pulls, 64 conns, each a 307 to the store',
+  // as 2's, CPU per GB the clients got (from the store)
+  metrics: parallelPulls.metrics.map((m) => (m.key === 'cpu' ? { ...m, label: 'server CPU per GB pulled' } : m)),
+  async run(ctx, name) {
+    return withServer(ctx, name, { auth: true, seed: true }, async ({ server, seeded }) => {
+      if (!seeded!.redirected) throw new Error('the layer GET was not a 307 to the store');
+      const sampler = sampleRss(server.pid, 50);
+      const cpuBefore = await readCpuMicros(server.pid);
+      const b = await runFor(server.url + seeded!.blobPath, 64, ctx.settings.blobS, authHeader(server.auth));
+      const cpu = (await readCpuMicros(server.pid)) - cpuBefore;
+      const mem = await sampler.stop();
+      const ok = b.statuses.get(200) ?? 0;
+      if (ok === 0 || ok < b.latenciesS.length) throw new Error(`redirected blob GETs ended ${[...b.statuses].map(([s, n]) => `${n}× ${s}`).join(', ')}`);
+      const bytes = ok * seeded!.layerSize;
+      return { mbps: bytes / b.allAnsweredS / MB, p99: percentile(b.latenciesS, 99) * 1000, hwm: mem.hwmBytes / MB, cpu: cpu / 1e6 / (bytes / 1e9) };
+    });
   },
 };

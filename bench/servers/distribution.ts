@@ -18,7 +18,7 @@ function configYaml(dataDir: string, port: number, opts: StartOptions): string {
     ...(opts.s3
       ? [
           // its s3-aws driver on the same gateway; blob GETs served by the registry (no
-          // 307 to the store), as nora-ts serves them
+          // 307 to the store) as nora-ts serves them, unless the scenario redirects
           '  s3:',
           `    accesskey: ${JSON.stringify(opts.s3.accessKey)}`,
           `    secretkey: ${JSON.stringify(opts.s3.secretKey)}`,
@@ -28,7 +28,7 @@ function configYaml(dataDir: string, port: number, opts: StartOptions): string {
           '    secure: false',
           '    v4auth: true',
           '  redirect:',
-          '    disable: true',
+          `    disable: ${!opts.s3.redirect}`,
         ]
       : ['  filesystem:', `    rootdirectory: ${JSON.stringify(dataDir)}`]),
     '  delete:',

@@ -48,6 +48,7 @@ export async function startNora(opts: StartOptions): Promise<RunningServer> {
       NORA_STORAGE_S3_ACCESS_KEY: opts.s3.accessKey,
       NORA_STORAGE_S3_SECRET_KEY: opts.s3.secretKey,
       NORA_STORAGE_S3_REGION: opts.s3.region,
+      NORA_STORAGE_S3_REDIRECT: String(opts.s3.redirect === true),
     });
   }
   if (opts.tls) Object.assign(env, { NORA_TLS_CERT: opts.tls.cert, NORA_TLS_KEY: opts.tls.key });
