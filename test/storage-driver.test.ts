@@ -436,6 +436,29 @@ for (const s of subjects) {
     t.equal((await d.get('dir/dst'))!.data.toString(), 'bytes', 'a copy does not follow later writes of its source');
   });
 
+  t.test(`${s.name}: scratch writes keep every guarantee but durability`, async (t) => {
+    const d = await s.open(t);
+    const scratch = { scratch: true };
+    const won = await Promise.all(Array.from({ length: 8 }, (_, i) => d.put('s/doc', `w${i}`, { ifAbsent: true }, scratch)));
+    t.equal(won.filter((v) => v !== null).length, 1, 'create-if-absent: one winner');
+    const v1 = won.find((v) => v !== null)!;
+    const v2 = await d.put('s/doc', 'next', { ifMatch: v1 }, scratch);
+    t.type(v2, 'string', 'compare-and-swap on the current version');
+    t.equal(await d.put('s/doc', 'stale', { ifMatch: v1 }, scratch), null, 'a stale version is refused');
+    t.equal(await d.delete('s/doc', { ifMatch: v1, scratch: true }), false, 'a stale conditional delete is refused');
+    t.equal((await d.get('s/doc'))!.data.toString(), 'next');
+    const w = await d.writer('upload');
+    await pipeline(Readable.from([Buffer.from('part bytes')]), w.append());
+    t.equal(await d.stat('s/part'), null, 'a scratch writer is invisible until commit');
+    await w.commit('s/part', scratch);
+    t.equal(await d.copy('s/part', 'kept/blob'), true);
+    t.equal((await d.get('kept/blob'))!.data.toString(), 'part bytes', 'a copy of a scratch object holds its bytes');
+    t.equal(await d.delete('s/doc', { ifMatch: v2!, scratch: true }), true);
+    t.equal(await d.delete('s/part', scratch), true);
+    t.same((await d.list('s')).names, [], 'scratch objects deleted');
+    t.equal((await d.get('kept/blob'))!.data.toString(), 'part bytes', 'the copy outlives its source');
+  });
+
   t.test(`${s.name}: a 256 MiB object streams in and out with flat memory`, async (t) => {
     const d = await s.open(t);
     const SIZE = 256 * MiB;
@@ -566,6 +589,47 @@ t.test('local: crash leftovers are swept, interrupted deletes put back', async (
   t.same(await readdir(join(root, 'tmp')), [], 'tmp/ is empty');
   t.equal((await restarted.get('blobs/sha256/ab/abcd'))!.data.toString(), 'blob', 'the half-deleted object is back');
   t.same((await restarted.list('')).names, ['blobs'], 'tmp/ is never listed');
+});
+
+t.test('local: scratch writes make no fsync; a copy fsyncs its scratch source before linking it', async (t) => {
+  const dir = await tempDir('nora-driver-fsync-');
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const d = new LocalDriver(join(dir, 'store'));
+  await d.init();
+  // Every fsync of this process, by inode (FileHandle.sync is what the driver calls).
+  const { open, stat } = await import('node:fs/promises');
+  const probe = await open(join(dir, 'store'), 'r');
+  const proto = Object.getPrototypeOf(probe) as { sync: (this: { stat(): Promise<{ ino: number }> }) => Promise<void> };
+  await probe.close();
+  const sync = proto.sync;
+  let synced: number[] = [];
+  proto.sync = async function () {
+    synced.push((await this.stat()).ino);
+    return sync.call(this);
+  };
+  t.teardown(() => {
+    proto.sync = sync;
+  });
+  const ino = async (key: string) => (await stat(d.path(key))).ino;
+  const scratch = { scratch: true };
+
+  const v = (await d.put('_uploads/u/session.json', '{}', { ifAbsent: true }, scratch))!;
+  await d.put('_uploads/u/session.json', '{"a":1}', { ifMatch: v }, scratch);
+  const w = await d.writer('upload');
+  await pipeline(Readable.from([Buffer.from('scratch part')]), w.append());
+  await w.commit('_uploads/u/0', scratch);
+  const cur = (await d.stat('_uploads/u/session.json'))!;
+  t.equal(await d.delete('_uploads/u/session.json', { ifMatch: cur.version, scratch: true }), true);
+  t.same(synced, [], 'scratch create, replace, commit and conditional delete: no fsync');
+
+  const part = await ino('_uploads/u/0');
+  t.equal(await d.copy('_uploads/u/0', 'blobs/sha256/ab/abcd'), true);
+  t.ok(synced.includes(part), 'the copy fsynced the scratch source');
+  t.ok(synced.includes(await ino('blobs/sha256/ab')), 'and the directory it was linked into');
+
+  synced = [];
+  await d.put('docs/durable', 'x');
+  t.ok(synced.includes(await ino('docs/durable')) && synced.includes(await ino('docs')), 'a durable put fsyncs the file and its directory');
 });
 
 t.test('local private store: 0600 files in a 0700 directory, temp files beside them', async (t) => {

@@ -97,9 +97,21 @@ export interface ObjectWriter {
   tail?(): Promise<TailReader>;
   /** Marks the writer as in use so a sweep of abandoned writers leaves it alone. */
   touch(): Promise<void>;
-  /** Makes the bytes durable and visible at `key`, replacing what was there. */
-  commit(key: string): Promise<void>;
+  /** Makes the bytes durable (unless scratch) and visible at `key`, replacing what was there. */
+  commit(key: string, opts?: Durability): Promise<void>;
   cancel(): Promise<void>;
+}
+
+/**
+ * How long a write must last. Scratch objects (upload sessions' documents and
+ * parts) matter only until a later durable write takes their bytes, so a disk
+ * skips their fsyncs: a machine crash may lose, tear or revive them, a process
+ * crash loses nothing. Every other guarantee (atomic visibility, conditions) holds.
+ * A copy or commit without `scratch` makes the bytes durable whatever the
+ * source was. Stores without fsync (memory, S3) ignore it.
+ */
+export interface Durability {
+  scratch?: boolean;
 }
 
 /** Preconditions of a write: create-if-absent, or replace-if-unchanged. */
@@ -135,15 +147,15 @@ export interface StorageDriver {
    * Writes a small object atomically. With a condition, returns null (and
    * writes nothing) when it does not hold; else the new version.
    */
-  put(key: string, data: string | Buffer, condition?: Condition): Promise<string | null>;
+  put(key: string, data: string | Buffer, condition?: Condition, opts?: Durability): Promise<string | null>;
   /** A new writer; `tag` names it for operators (e.g. "upload", "blob"). */
   writer(tag: string): Promise<ObjectWriter>;
-  /** Server-side copy (local: a hard link); false when src does not exist. */
+  /** Server-side copy (local: a hard link), durable even of a scratch source; false when src does not exist. */
   copy(src: string, dst: string): Promise<boolean>;
   /** Sets modifiedMs to now (a new version); false when absent. */
   touch(key: string): Promise<boolean>;
   /** False when absent, or (with ifMatch) when the object changed meanwhile. */
-  delete(key: string, opts?: { ifMatch?: string }): Promise<boolean>;
+  delete(key: string, opts?: { ifMatch?: string } & Durability): Promise<boolean>;
   /** Removes every key below prefix. */
   deletePrefix(prefix: string): Promise<void>;
   /** One level below a prefix, sorted, paginated by after/limit. */

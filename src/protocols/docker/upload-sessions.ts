@@ -12,10 +12,13 @@
 // memory driver on unshared storage saved an fsync per POST/PATCH but grew the
 // heap under aborted uploads (test/reliability-concurrency.test.ts); on
 // unshared storage a restart still forgets the sessions of the previous run.
+// Documents and parts are scratch (no fsync on disk): nothing is served from
+// them until a PUT has checked the digest and copied the bytes durably into
+// the blob; a part torn by a machine crash can only fail that check.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Algorithm } from '../../main/digest.js';
-import type { StorageDriver } from '../../main/storage/driver.js';
+import type { Durability, StorageDriver } from '../../main/storage/driver.js';
 import type { Metrics } from '../../main/metrics.js';
 import type { Logger } from '../../main/log.js';
 import { UploadParts, type Part } from './upload-file.js';
@@ -29,6 +32,8 @@ export interface SessionLimits {
 export const UPLOADS = '_uploads';
 const sessionPrefix = (uuid: string) => `${UPLOADS}/${uuid}`;
 const sessionKey = (uuid: string) => `${UPLOADS}/${uuid}/session.json`;
+/** Every write of a session (its document, its parts) is scratch: see the header. */
+const SCRATCH: Durability = { scratch: true };
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 interface SessionDoc {
@@ -122,7 +127,7 @@ export class UploadSessions {
     // Counted before the await so concurrent POSTs cannot overshoot the limits.
     this.add(uuid, clientIp);
     try {
-      const version = await this.docs.put(sessionKey(uuid), JSON.stringify(doc), { ifAbsent: true });
+      const version = await this.docs.put(sessionKey(uuid), JSON.stringify(doc), { ifAbsent: true }, SCRATCH);
       if (version === null) throw new Error('upload session id collision');
       return new UploadSession(uuid, name, doc, version);
     } catch (e) {
@@ -189,11 +194,11 @@ export class UploadSessions {
       return;
     }
     const part = { key: `${sessionPrefix(s.uuid)}/${s.doc.parts.length}-${randomBytes(4).toString('hex')}`, size };
-    await writer.commit(part.key);
+    await writer.commit(part.key, SCRATCH);
     const doc: SessionDoc = { ...s.doc, parts: [...s.doc.parts, part] };
-    const version = await this.docs.put(sessionKey(s.uuid), JSON.stringify(doc), { ifMatch: s.version });
+    const version = await this.docs.put(sessionKey(s.uuid), JSON.stringify(doc), { ifMatch: s.version }, SCRATCH);
     if (version === null) {
-      await this.storage.delete(part.key);
+      await this.storage.delete(part.key, SCRATCH);
       throw (await this.docs.stat(sessionKey(s.uuid))) ? new SessionBusy() : new SessionGone();
     }
     s.doc = doc;
@@ -206,7 +211,7 @@ export class UploadSessions {
    * other request can change it any more. SessionGone if it changed meanwhile.
    */
   async claim(s: UploadSession): Promise<void> {
-    if (!(await this.docs.delete(sessionKey(s.uuid), { ifMatch: s.version }))) throw new SessionGone();
+    if (!(await this.docs.delete(sessionKey(s.uuid), { ifMatch: s.version, ...SCRATCH }))) throw new SessionGone();
     this.forget(s.uuid);
   }
 
@@ -219,7 +224,7 @@ export class UploadSessions {
 
   /** Ends a session at once (DELETE); a PATCH in flight elsewhere finds it gone. */
   async cancel(s: UploadSession): Promise<void> {
-    await this.docs.delete(sessionKey(s.uuid));
+    await this.docs.delete(sessionKey(s.uuid), SCRATCH);
     await this.discard(s.uuid);
   }
 
@@ -256,7 +261,7 @@ export class UploadSessions {
     const doc = await this.docs.stat(sessionKey(uuid));
     if (doc) {
       if (now - doc.modifiedMs <= this.limits.ttlMs) return false;
-      if (!(await this.docs.delete(sessionKey(uuid), { ifMatch: doc.version }))) return false;
+      if (!(await this.docs.delete(sessionKey(uuid), { ifMatch: doc.version, ...SCRATCH }))) return false;
     } else {
       // No document: a PUT is joining these parts, or crashed doing it; only old leftovers go.
       for await (const o of this.storage.walk(sessionPrefix(uuid))) if (now - o.modifiedMs <= this.limits.ttlMs) return false;

@@ -2,6 +2,8 @@
 // its target in a private store), is fsynced, renamed into place, and the
 // directory is fsynced, so a crash at any instant leaves the old or the new
 // object, never a torn one; temp files a crash left are swept at start-up.
+// Scratch writes (driver.ts Durability) skip both fsyncs; a copy fsyncs its
+// source first, so a blob linked from a scratch part is as durable as any.
 // With its helpers (file-appender.ts, make-dirs.ts) the only code that reaches
 // stored data through node:fs (test/fs-imports.test.ts keeps it so).
 import { constants } from 'node:fs';
@@ -11,7 +13,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { KeyedLock } from '../../keyed-lock.js';
 import { checkKey, checkPrefix } from '../keys.js';
-import { WriterGone, isStale, type AppendOptions, type Condition, type ListOptions, type ListPage, type ObjectEntry, type ObjectInfo, type ObjectReader, type ObjectWriter, type StorageDriver, type TailReader } from '../driver.js';
+import { WriterGone, isStale, type AppendOptions, type Condition, type Durability, type ListOptions, type ListPage, type ObjectEntry, type ObjectInfo, type ObjectReader, type ObjectWriter, type StorageDriver, type TailReader } from '../driver.js';
 import { FileAppender } from './file-appender.js';
 import { makeDirs } from './make-dirs.js';
 
@@ -27,8 +29,9 @@ function isMissing(e: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, constants.O_RDONLY);
+/** fsync of a file or directory by path (fsync needs no write access on Linux). */
+async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, constants.O_RDONLY);
   try {
     await fh.sync();
   } finally {
@@ -121,7 +124,7 @@ export class LocalDriver implements StorageDriver {
    * Renames a temp file into place, recreating the directory once if a
    * concurrent delete removed it; on failure the temp file is removed.
    */
-  private async renameInto(from: string, dest: string): Promise<void> {
+  private async renameInto(from: string, dest: string, durable = true): Promise<void> {
     const dir = dirname(dest);
     try {
       await this.ensureDir(dir);
@@ -137,7 +140,7 @@ export class LocalDriver implements StorageDriver {
       await unlink(from).catch(() => {});
       throw e;
     }
-    await fsyncDir(dir);
+    if (durable) await fsyncPath(dir);
   }
 
   async stat(key: string): Promise<ObjectInfo | null> {
@@ -186,14 +189,14 @@ export class LocalDriver implements StorageDriver {
     }
   }
 
-  /** A complete, fsynced temp file holding `data`, and its version-to-be. */
-  private async writeTemp(data: string | Buffer, dest: string): Promise<{ tmp: string; version: string }> {
+  /** A complete temp file holding `data` (fsynced if durable), and its version-to-be. */
+  private async writeTemp(data: string | Buffer, dest: string, durable: boolean): Promise<{ tmp: string; version: string }> {
     if (this.opts.private) await this.ensureDir(dirname(dest));
     const tmp = this.tempPath('w', dest);
     const fh = await open(tmp, 'wx', this.fileMode);
     try {
       await fh.writeFile(data);
-      await fh.sync();
+      if (durable) await fh.sync();
       // rename keeps inode and mtime: this is the version the object will have
       const version = versionOf(await fh.stat());
       await fh.close();
@@ -205,12 +208,13 @@ export class LocalDriver implements StorageDriver {
     }
   }
 
-  async put(key: string, data: string | Buffer, condition?: Condition): Promise<string | null> {
+  async put(key: string, data: string | Buffer, condition?: Condition, opts: Durability = {}): Promise<string | null> {
     const dest = this.path(key);
-    if (condition && 'ifAbsent' in condition) return this.create(dest, data);
+    const durable = !opts.scratch;
+    if (condition && 'ifAbsent' in condition) return this.create(dest, data, durable);
     const write = async () => {
-      const { tmp, version } = await this.writeTemp(data, dest);
-      await this.renameInto(tmp, dest);
+      const { tmp, version } = await this.writeTemp(data, dest, durable);
+      await this.renameInto(tmp, dest, durable);
       return version;
     };
     if (!condition) return write();
@@ -222,8 +226,8 @@ export class LocalDriver implements StorageDriver {
   }
 
   /** link() fails with EEXIST instead of replacing, which makes creation atomic and exclusive. */
-  private async create(dest: string, data: string | Buffer): Promise<string | null> {
-    const { tmp, version } = await this.writeTemp(data, dest);
+  private async create(dest: string, data: string | Buffer, durable: boolean): Promise<string | null> {
+    const { tmp, version } = await this.writeTemp(data, dest, durable);
     try {
       await this.ensureDir(dirname(dest));
       await link(tmp, dest);
@@ -233,7 +237,7 @@ export class LocalDriver implements StorageDriver {
     } finally {
       await unlink(tmp).catch(() => {});
     }
-    await fsyncDir(dirname(dest));
+    if (durable) await fsyncPath(dirname(dest));
     // the link count changed the ctime, not the mtime or inode: the version stands
     return version;
   }
@@ -246,21 +250,16 @@ export class LocalDriver implements StorageDriver {
   }
 
   /** Commits a writer's file (called by LocalWriter). */
-  async commitFile(path: string, key: string): Promise<void> {
+  async commitFile(path: string, key: string, durable: boolean): Promise<void> {
     const dest = this.path(key);
-    let fh;
     try {
-      fh = await open(path, 'r+');
+      if (durable) await fsyncPath(path);
+      await this.renameInto(path, dest, durable);
     } catch (e) {
+      // renameInto recreated a missing directory: still missing, it is the writer's file
       if (isMissing(e)) throw new WriterGone();
       throw e;
     }
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await this.renameInto(path, dest);
   }
 
   async copy(src: string, dst: string): Promise<boolean> {
@@ -269,6 +268,8 @@ export class LocalDriver implements StorageDriver {
     // Linked under a temp name, then renamed over dst: an existing dst is replaced atomically.
     const tmp = this.tempPath('copy', to);
     try {
+      // The source may be scratch (an upload's part): its bytes must be on disk before a name that lasts points at them.
+      await fsyncPath(from);
       await link(from, tmp);
     } catch (e) {
       if (isMissing(e)) return false;
@@ -289,8 +290,9 @@ export class LocalDriver implements StorageDriver {
     }
   }
 
-  async delete(key: string, opts: { ifMatch?: string } = {}): Promise<boolean> {
+  async delete(key: string, opts: { ifMatch?: string } & Durability = {}): Promise<boolean> {
     const path = this.path(key);
+    const durable = !opts.scratch;
     if (opts.ifMatch === undefined) {
       try {
         await unlink(path);
@@ -298,7 +300,7 @@ export class LocalDriver implements StorageDriver {
         if (isMissing(e)) return false;
         throw e;
       }
-      await fsyncDir(dirname(path));
+      if (durable) await fsyncPath(dirname(path));
       return true;
     }
     const encoded = Buffer.from(key).toString('base64url');
@@ -307,7 +309,7 @@ export class LocalDriver implements StorageDriver {
       return casLock.run(path, async () => {
         const cur = await this.stat(key);
         if (!cur || cur.version !== opts.ifMatch) return false;
-        return this.delete(key);
+        return this.delete(key, { scratch: opts.scratch });
       });
     }
     // Moved aside first, then compared: whoever touched or replaced the object
@@ -325,7 +327,7 @@ export class LocalDriver implements StorageDriver {
       return false;
     }
     await unlink(aside);
-    await fsyncDir(dirname(path));
+    if (durable) await fsyncPath(dirname(path));
     return true;
   }
 
@@ -336,7 +338,7 @@ export class LocalDriver implements StorageDriver {
       if (e.code !== 'EEXIST') throw e;
     });
     await unlink(aside);
-    await fsyncDir(dirname(path));
+    await fsyncPath(dirname(path));
   }
 
   async deletePrefix(prefix: string): Promise<void> {
@@ -499,8 +501,8 @@ class LocalWriter implements ObjectWriter {
     await utimes(this.path, t, t).catch(() => {});
   }
 
-  commit(key: string): Promise<void> {
-    return this.driver.commitFile(this.path, key);
+  commit(key: string, opts: Durability = {}): Promise<void> {
+    return this.driver.commitFile(this.path, key, !opts.scratch);
   }
 
   async cancel(): Promise<void> {
